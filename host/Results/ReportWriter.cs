@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Microkernel.Host.Results;
+
+/// <summary>
+/// Writes the global container as <c>report.json</c>: sections are spliced byte for byte from
+/// their files, the whole report goes to a temporary file first and replaces the old report
+/// only by an atomic rename once complete.
+/// </summary>
+internal static class ReportWriter
+{
+    private static readonly byte[] Indent = "\n    "u8.ToArray();
+
+    /// <summary>Adds the run's errors to <c>debug.errors</c>, creating the section if needed.</summary>
+    public static void MergeDebugErrors(
+        SectionStore store,
+        IReadOnlyList<string> errors,
+        string scratch
+    )
+    {
+        if (errors.Count == 0)
+        {
+            return;
+        }
+        JsonObject debug;
+        var existing = store.PathOf("debug");
+        if (existing is not null)
+        {
+            using var stream = File.OpenRead(existing);
+            debug = JsonNode.Parse(stream) as JsonObject ?? new JsonObject();
+        }
+        else
+        {
+            debug = new JsonObject();
+        }
+        var list = debug["errors"] as JsonArray ?? new JsonArray();
+        var seen = list.Select(e => e?.ToString()).ToHashSet();
+        foreach (var error in errors)
+        {
+            if (seen.Add(error))
+            {
+                list.Add(error);
+            }
+        }
+        debug["errors"] = list;
+        var path = Path.Combine(scratch, $"debug-{Guid.NewGuid():N}.json");
+        using (var output = File.Create(path))
+        using (var writer = new Utf8JsonWriter(output))
+        {
+            debug.WriteTo(writer);
+        }
+        store.Replace("debug", path, "host");
+    }
+
+    /// <summary>Writes the report atomically to <paramref name="reportPath"/>.</summary>
+    public static void WriteAtomically(SectionStore store, byte[] statistics, string reportPath)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
+        Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(
+            directory,
+            $".{Path.GetFileName(reportPath)}.{Guid.NewGuid():N}.tmp"
+        );
+        try
+        {
+            using (
+                var output = new FileStream(
+                    temporary,
+                    FileMode.CreateNew,
+                    FileAccess.Write,
+                    FileShare.None,
+                    1 << 16
+                )
+            )
+            {
+                Write(store, statistics, output);
+                output.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, reportPath, overwrite: true);
+        }
+        catch
+        {
+            SectionStore.TryDelete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Writes the report to a stream (stdout, or the temporary file).</summary>
+    public static void Write(SectionStore store, byte[] statistics, Stream output)
+    {
+        output.WriteByte((byte)'{');
+        var first = true;
+        foreach (var key in store.Keys)
+        {
+            WriteKey(output, key, ref first);
+            using var section = store.OpenSection(key)!;
+            section.CopyTo(output, 1 << 16);
+        }
+        WriteKey(output, "statistics", ref first);
+        output.Write(statistics);
+        output.Write("\n}\n"u8);
+    }
+
+    private static void WriteKey(Stream output, string key, ref bool first)
+    {
+        if (!first)
+        {
+            output.WriteByte((byte)',');
+        }
+        first = false;
+        output.Write(Indent);
+        output.Write(Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(key)}\""));
+        output.Write(": "u8);
+    }
+}

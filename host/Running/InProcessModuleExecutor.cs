@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Microkernel.Contracts;
+using Microkernel.Host.Plugins;
+using Microkernel.Host.Results;
+
+namespace Microkernel.Host.Running;
+
+/// <summary>Runs modules on the thread pool inside the host process, in their plugin's load context.</summary>
+internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : IModuleExecutor
+{
+    public async Task<ModuleExecution> ExecuteAsync(
+        ModuleDescriptor module,
+        ModuleInvocation invocation,
+        CancellationToken cancellationToken
+    )
+    {
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = Start(module, invocation, budget.Token);
+        // WaitAsync disposes its timer as soon as the run completes: a pending Task.Delay would
+        // keep the finished run (and through it the module) reachable until the timer fired.
+        try
+        {
+            return await run.WaitAsync(invocation.Timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) { }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+
+        var outcome = cancellationToken.IsCancellationRequested
+            ? ModuleOutcome.Cancelled
+            : ModuleOutcome.Timeout;
+        var reason =
+            outcome == ModuleOutcome.Cancelled
+                ? "cancelled: the host is shutting down"
+                : $"timed out after {invocation.Timeout.TotalSeconds:0.###} s";
+        await budget.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            // It stopped in time; whatever it produced is discarded, since it overran its budget.
+            var late = await run.WaitAsync(invocation.Grace, CancellationToken.None)
+                .ConfigureAwait(false);
+            if (late.SectionPath is not null)
+            {
+                SectionStore.TryDelete(late.SectionPath);
+            }
+            return new ModuleExecution(outcome, ErrorType: "timeout", ErrorMessage: reason);
+        }
+        catch (TimeoutException)
+        {
+            session.MarkAbandoned(module);
+            return new ModuleExecution(
+                ModuleOutcome.Abandoned,
+                ErrorType: "timeout",
+                ErrorMessage: $"{reason} and ignored cancellation for {invocation.Grace.TotalSeconds:0.###} s; abandoned (its plugin cannot be unloaded; run untrusted modules with isolation = process)"
+            );
+        }
+    }
+
+    private Task<ModuleExecution> Start(
+        ModuleDescriptor module,
+        ModuleInvocation invocation,
+        CancellationToken token
+    )
+    {
+        var instance = session.TakeInstance(module);
+        // Host continuations must not run inline on the module's stack: a plugin frame still on
+        // a stack keeps its load context alive while the host tries to unload it.
+        var completion = new TaskCompletionSource<ModuleExecution>(
+            TaskCreationOptions.RunContinuationsAsynchronously
+        );
+        _ = Task.Run(
+            async () =>
+                completion.SetResult(
+                    await RunAsync(instance, invocation, token).ConfigureAwait(false)
+                ),
+            CancellationToken.None
+        );
+        return completion.Task;
+    }
+
+    private static async Task<ModuleExecution> RunAsync(
+        Processing module,
+        ModuleInvocation invocation,
+        CancellationToken token
+    )
+    {
+        try
+        {
+            module.Initialize(invocation.Context);
+            var result = await module.RunAsync(token).ConfigureAwait(false);
+            if (result is null)
+            {
+                return new ModuleExecution(ModuleOutcome.Empty);
+            }
+            WriteSection(result, invocation.SectionPath);
+            return new ModuleExecution(ModuleOutcome.Ok, invocation.SectionPath);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return new ModuleExecution(
+                ModuleOutcome.Timeout,
+                ErrorType: "timeout",
+                ErrorMessage: "cancelled"
+            );
+        }
+        catch (MissingDependencyException ex)
+        {
+            return Failure(ModuleOutcome.MissingDependency, ex);
+        }
+        catch (ProcessingException ex)
+        {
+            return Failure(ModuleOutcome.ProcessingError, ex);
+        }
+        catch (Exception ex)
+        {
+            return Failure(ModuleOutcome.Exception, ex);
+        }
+    }
+
+    /// <summary>Converts the exception to strings at once: a stored exception's stack would pin the plugin.</summary>
+    private static ModuleExecution Failure(string outcome, Exception ex) =>
+        new(
+            outcome,
+            ErrorType: ex.GetType().FullName,
+            ErrorMessage: ex.Message,
+            ErrorDetail: ex.ToString()
+        );
+
+    /// <summary>Serialises the result to the section file before the plugin can be dropped.</summary>
+    internal static void WriteSection(object result, string sectionPath)
+    {
+        if (result is JsonSection section)
+        {
+            WriteJsonSection(section, sectionPath);
+            return;
+        }
+        using var stream = new FileStream(
+            sectionPath,
+            FileMode.CreateNew,
+            FileAccess.Write,
+            FileShare.None,
+            1 << 16
+        );
+        using var writer = new Utf8JsonWriter(
+            stream,
+            new JsonWriterOptions { SkipValidation = false }
+        );
+        ResultSerializer.Write(writer, result);
+    }
+
+    private static void WriteJsonSection(JsonSection section, string sectionPath)
+    {
+        try
+        {
+            if (section.FilePath is { } source)
+            {
+                File.Move(source, sectionPath);
+            }
+            else
+            {
+                File.WriteAllBytes(sectionPath, section.Utf8.ToArray());
+            }
+            using var check = File.OpenRead(sectionPath);
+            JsonValidator.Validate(check);
+        }
+        catch (JsonException ex)
+        {
+            SectionStore.TryDelete(sectionPath);
+            throw new ProcessingException($"The module returned malformed JSON: {ex.Message}", ex);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Microkernel.Contracts;
+using Microkernel.Host.Plugins;
+
+namespace Microkernel.Host.Running;
+
+/// <summary>Outcome names as they appear in reports, logs, spans and metrics.</summary>
+internal static class ModuleOutcome
+{
+    public const string Ok = "ok";
+    public const string Empty = "empty";
+    public const string ProcessingError = "processing_error";
+    public const string MissingDependency = "missing_dependency";
+    public const string Exception = "exception";
+    public const string Timeout = "timeout";
+    public const string Abandoned = "abandoned";
+    public const string Cancelled = "cancelled";
+    public const string DuplicateKey = "duplicate_key";
+    public const string Skipped = "skipped";
+
+    public static bool IsFailure(string outcome) => outcome is not (Ok or Empty or Skipped);
+}
+
+/// <summary>Everything a module run needs besides the module itself.</summary>
+internal sealed record ModuleInvocation(
+    ProcessingContext Context,
+    string SectionPath,
+    TimeSpan Timeout,
+    TimeSpan Grace
+);
+
+/// <summary>The result of one module run, free of plugin types.</summary>
+/// <param name="Outcome">One of <see cref="ModuleOutcome"/>.</param>
+/// <param name="SectionPath">The section file when the module stored something.</param>
+/// <param name="ErrorType">Exception type name, or <c>timeout</c>.</param>
+/// <param name="ErrorMessage">One line for <c>debug.errors</c>.</param>
+/// <param name="ErrorDetail">Stack trace or other detail for the log.</param>
+internal sealed record ModuleExecution(
+    string Outcome,
+    string? SectionPath = null,
+    string? ErrorType = null,
+    string? ErrorMessage = null,
+    string? ErrorDetail = null
+);
+
+/// <summary>
+/// Runs one module under a time budget. The in-process executor abandons a module that ignores
+/// cancellation; an out-of-process executor can kill its worker instead, behind the same seam.
+/// </summary>
+internal interface IModuleExecutor
+{
+    Task<ModuleExecution> ExecuteAsync(
+        ModuleDescriptor module,
+        ModuleInvocation invocation,
+        CancellationToken cancellationToken
+    );
+}
