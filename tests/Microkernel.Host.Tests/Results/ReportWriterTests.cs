@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Microkernel.Host.Results;
+using Microkernel.TestSupport;
+
+namespace Microkernel.Host.Tests.Results;
+
+public sealed class ReportWriterTests
+{
+    [Fact]
+    public void Sections_are_spliced_in_order_into_valid_json()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        AddSection(store, "info", """{"id": 1}""");
+        AddSection(store, "strings", """["a", "\u00e9"]""");
+        var report = temp.Combine("reports", "report.json");
+
+        ReportWriter.WriteAtomically(store, """{"processing":[]}"""u8.ToArray(), report);
+
+        using var document = JsonDocument.Parse(File.ReadAllBytes(report));
+        Assert.Equal(
+            ["info", "strings", "statistics"],
+            document.RootElement.EnumerateObject().Select(p => p.Name)
+        );
+        Assert.Equal("é", document.RootElement.GetProperty("strings")[1].GetString());
+    }
+
+    [Fact]
+    public void A_failed_write_keeps_the_previous_report_and_leaves_no_temporary_file()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        var sectionPath = AddSection(store, "info", """{"id": 1}""");
+        var report = temp.Combine("reports", "report.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
+        File.WriteAllText(report, """{"old": true}""");
+        File.Delete(sectionPath); // the section vanishes mid-run: the write must fail
+
+        Assert.ThrowsAny<IOException>(() =>
+            ReportWriter.WriteAtomically(store, "{}"u8.ToArray(), report)
+        );
+
+        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
+        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
+    }
+
+    [Fact]
+    public void Errors_are_merged_into_an_existing_debug_section_without_duplicates()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        AddSection(store, "debug", """{"log": ["x\n"], "errors": ["seen"]}""");
+
+        ReportWriter.MergeDebugErrors(store, ["seen", "Throws: exception: boom"], temp.Path);
+
+        Assert.True(store.TryGetSection("debug", out var debug));
+        Assert.Equal(
+            ["seen", "Throws: exception: boom"],
+            debug.GetProperty("errors").EnumerateArray().Select(e => e.GetString())
+        );
+        Assert.Equal("x\n", debug.GetProperty("log")[0].GetString());
+    }
+
+    [Fact]
+    public void Errors_create_a_debug_section_when_no_module_made_one()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+
+        ReportWriter.MergeDebugErrors(store, ["Plugin X could not be loaded: reason"], temp.Path);
+
+        Assert.True(store.TryGetSection("debug", out var debug));
+        Assert.Equal(
+            "Plugin X could not be loaded: reason",
+            debug.GetProperty("errors")[0].GetString()
+        );
+    }
+
+    private static string AddSection(SectionStore store, string key, string json)
+    {
+        var path = store.NewSectionPath(key);
+        File.WriteAllText(path, json);
+        Assert.True(store.TryAdd(key, path, key));
+        return path;
+    }
+}
