@@ -166,7 +166,9 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
             foreach (var module in session.Modules.Order(ModuleDescriptor.RunOrder).ToList())
             {
                 ModuleRunRecord record;
-                var skip = SkipReason(module, conf, request);
+                var skip = cancellationToken.IsCancellationRequested
+                    ? "not started: the host is shutting down"
+                    : SkipReason(module, conf, request);
                 if (skip is not null)
                 {
                     record = new ModuleRunRecord(

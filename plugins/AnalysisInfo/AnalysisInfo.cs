@@ -34,7 +34,6 @@ public sealed class AnalysisInfo : Processing
             ["platform"] = task.Platform,
             ["route"] = task.Route,
             ["options"] = string.Join(",", task.Options.Select(o => $"{o.Key}={o.Value}")),
-            ["source"] = task.Source,
         };
         return Task.FromResult<object?>(info);
     }
