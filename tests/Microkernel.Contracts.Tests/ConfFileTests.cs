@@ -9,7 +9,17 @@ public sealed class ConfFileTests
     {
         var conf = ConfFile.Parse(
             "processing.conf",
-            ["# comment", "; also comment", "[network]", "enabled = yes", "allowed_dns: 8.8.8.8", "  8.8.4.4", "", "[Static]", "pdf_timeout = 60"]
+            [
+                "# comment",
+                "; also comment",
+                "[network]",
+                "enabled = yes",
+                "allowed_dns: 8.8.8.8",
+                "  8.8.4.4",
+                "",
+                "[Static]",
+                "pdf_timeout = 60",
+            ]
         );
 
         Assert.Equal(["network", "Static"], conf.SectionNames);
@@ -24,9 +34,15 @@ public sealed class ConfFileTests
     [InlineData(new[] { "[a]", "[A]" }, 2, "appears twice")]
     public void Malformed_text_names_file_and_line(string[] lines, int line, string problem)
     {
-        var error = Assert.Throws<ConfFileException>(() => ConfFile.Parse("conf/processing.conf", lines));
+        var error = Assert.Throws<ConfFileException>(() =>
+            ConfFile.Parse("conf/processing.conf", lines)
+        );
         Assert.Equal(line, error.Line);
-        Assert.StartsWith($"conf/processing.conf:{line}: ", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"conf/processing.conf:{line}: ",
+            error.Message,
+            StringComparison.Ordinal
+        );
         Assert.Contains(problem, error.Message, StringComparison.Ordinal);
     }
 }
@@ -53,16 +69,28 @@ public sealed class ModuleOptionsTests
     {
         var options = Options();
         Assert.Equal(2048, options.GetInt32("max_count", 2048));
-        Assert.Equal(TimeSpan.FromSeconds(5), options.GetSeconds("timeout", TimeSpan.FromSeconds(5)));
+        Assert.Equal(
+            TimeSpan.FromSeconds(5),
+            options.GetSeconds("timeout", TimeSpan.FromSeconds(5))
+        );
         Assert.Null(options.GetString("key"));
     }
 
     [Fact]
     public void A_bad_value_is_a_processing_error_naming_file_section_and_key()
     {
-        var error = Assert.Throws<ProcessingException>(() => Options(("max_count", "lots")).GetInt32("max_count", 1));
-        Assert.Equal("conf/processing.conf [strings] max_count = 'lots' is not an integer.", error.Message);
-        Assert.Throws<ProcessingException>(() => Options(("enabled", "maybe")).GetBoolean("enabled", true));
-        Assert.Throws<ProcessingException>(() => Options(("timeout", "-3")).GetSeconds("timeout", TimeSpan.Zero));
+        var error = Assert.Throws<ProcessingException>(() =>
+            Options(("max_count", "lots")).GetInt32("max_count", 1)
+        );
+        Assert.Equal(
+            "conf/processing.conf [strings] max_count = 'lots' is not an integer.",
+            error.Message
+        );
+        Assert.Throws<ProcessingException>(() =>
+            Options(("enabled", "maybe")).GetBoolean("enabled", true)
+        );
+        Assert.Throws<ProcessingException>(() =>
+            Options(("timeout", "-3")).GetSeconds("timeout", TimeSpan.Zero)
+        );
     }
 }
