@@ -20,6 +20,27 @@ if (!Directory.Exists(trivial))
 }
 
 var root = Path.Combine(Path.GetTempPath(), "microkernel-bench", Guid.NewGuid().ToString("N"));
+
+// Break the run down by the host's own spans.
+var phases = new Dictionary<string, List<double>>();
+using var listener = new ActivityListener
+{
+    ShouldListenTo = s => s.Name == "Microkernel.Host",
+    Sample = (ref ActivityCreationOptions<ActivityContext> _) =>
+        ActivitySamplingResult.AllDataAndRecorded,
+    ActivityStopped = a =>
+    {
+        lock (phases)
+        {
+            if (!phases.TryGetValue(a.OperationName, out var list))
+            {
+                phases[a.OperationName] = list = [];
+            }
+            list.Add(a.Duration.TotalMilliseconds);
+        }
+    },
+};
+ActivitySource.AddActivityListener(listener);
 try
 {
     Console.WriteLine($"runs of 1 module:   {Measure(1)}");
@@ -84,6 +105,20 @@ string Measure(int modules)
     }
     samples.Sort();
     var median = samples[samples.Count / 2];
+    lock (phases)
+    {
+        foreach (var (name, values) in phases.OrderBy(p => p.Key))
+        {
+            values.Sort();
+            Console.WriteLine(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"  span {name, -16} median {values[values.Count / 2]:0.00} ms (n={values.Count})"
+                )
+            );
+        }
+        phases.Clear();
+    }
     var p95 = samples[(int)(samples.Count * 0.95)];
     return string.Create(
         CultureInfo.InvariantCulture,

@@ -149,10 +149,16 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         CancellationToken cancellationToken
     )
     {
-        var session = InProcessPluginSession.Load(
-            PluginCatalog.Scan(options.ResolvePluginsPath()),
-            _logger
-        );
+        InProcessPluginSession session;
+        using (var loading = MicrokernelTelemetry.Source.StartActivity("plugins.load"))
+        {
+            session = InProcessPluginSession.Load(
+                PluginCatalog.Scan(options.ResolvePluginsPath()),
+                _logger
+            );
+            loading?.SetTag("microkernel.plugins.modules", session.Modules.Count);
+            loading?.SetTag("microkernel.plugins.failures", session.Failures.Count);
+        }
         var unload = UnloadReport.None;
         try
         {
@@ -210,7 +216,11 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         }
         finally
         {
+            using var unloading = MicrokernelTelemetry.Source.StartActivity("plugins.unload");
             unload = session.UnloadAndVerify(options.UnloadGcRounds);
+            unloading?.SetTag("microkernel.plugins.contexts", unload.Contexts);
+            unloading?.SetTag("microkernel.plugins.leaked", unload.Leaked.Count);
+            unloading?.SetTag("microkernel.plugins.gc_rounds", unload.GcRounds);
         }
         return (session.Failures, unload);
     }

@@ -35,7 +35,16 @@ public sealed class TelemetryTests
         );
         Assert.Equal(42, root.GetTagItem("microkernel.task.id"));
         Assert.Equal("errors", root.GetTagItem("microkernel.analysis.outcome"));
-        var children = spans.Where(s => s.ParentSpanId == root.SpanId).ToList();
+        Assert.Equal(
+            ["plugins.load", "module.execute", "module.execute", "plugins.unload"],
+            spans
+                .Where(s => s.ParentSpanId == root.SpanId)
+                .OrderBy(s => s.StartTimeUtc)
+                .Select(s => s.OperationName)
+        );
+        var children = spans
+            .Where(s => s.ParentSpanId == root.SpanId && s.OperationName == "module.execute")
+            .ToList();
         Assert.Equal(
             ["Throws", "Trivial"],
             children.Select(c => (string?)c.GetTagItem("microkernel.module.name"))
