@@ -192,7 +192,8 @@ public sealed class BehaviorAnalysis : Processing
         MonitorProcess? current = null;
         Dictionary<string, long>? counts = null;
         BehaviorReconstructor? reconstructor = null;
-        (MonitorProcess Process, SummarySet Summary)? generic = null;
+        SummarySink? summarySink = null;
+        var rebootSink = new RebootSink(state.Reboot);
         try
         {
             while (true)
@@ -230,7 +231,10 @@ public sealed class BehaviorAnalysis : Processing
                             current.Pid
                         );
                     }
-                    generic = state.Generic[current.Pid];
+                    summarySink = new SummarySink(
+                        state.Summary,
+                        state.Generic[current.Pid].Summary
+                    );
                     if (!state.ApiStats.TryGetValue(current.Pid, out counts))
                     {
                         counts = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -252,23 +256,16 @@ public sealed class BehaviorAnalysis : Processing
                 {
                     continue;
                 }
-                var summaryOfProcess = generic!.Value.Summary;
                 try
                 {
-                    reconstructor!.Process(
-                        view,
-                        (category, value) =>
-                        {
-                            state.Summary.Add(category, value);
-                            summaryOfProcess.Add(category, value);
-                        }
-                    );
-                    var callTime = current!.FirstSeen.AddMilliseconds(parser.TimeMilliseconds);
-                    RebootReconstructor.Process(
-                        view,
-                        (category, args) =>
-                            state.Reboot.Add(new RebootEvent(callTime.DayOfMonth, category, args))
-                    );
+                    reconstructor!.Process(view, summarySink!);
+                    if (parser.Info.Handler is ApiHandler.RegkeyWritten or ApiHandler.RegkeyDeleted)
+                    {
+                        rebootSink.Day = current!
+                            .FirstSeen.AddMilliseconds(parser.TimeMilliseconds)
+                            .DayOfMonth;
+                        RebootReconstructor.Process(view, rebootSink);
+                    }
                 }
                 catch (MissingArgumentException missing)
                 {
@@ -501,6 +498,24 @@ public sealed class BehaviorAnalysis : Processing
     }
 
     private sealed record LogFile(string Path, string DisplayName);
+
+    /// <summary>Feeds both the global summary and the process's generic summary.</summary>
+    private sealed class SummarySink(SummarySet global, SummarySet process) : ISummarySink
+    {
+        public void Emit(string category, string jsonValue)
+        {
+            global.Add(category, jsonValue);
+            process.Add(category, jsonValue);
+        }
+    }
+
+    private sealed class RebootSink(List<RebootEvent> events) : ISummarySink
+    {
+        public int Day { get; set; }
+
+        public void Emit(string category, string jsonValue) =>
+            events.Add(new RebootEvent(Day, category, jsonValue));
+    }
 
     private sealed class AnalysisState
     {

@@ -43,7 +43,11 @@ internal sealed record BitmaskFlag(
     JsonEncodedText JsonName,
     (Int128 Mask, string Name)[] Masks,
     int SameArgValueFlag
-);
+)
+{
+    /// <summary>Joined names by value: flag values repeat a lot, the strings need not.</summary>
+    public Dictionary<Int128, string> Cache { get; } = [];
+}
 
 /// <summary>One <c>info</c> message: the API an index stands for and how to decode its arguments.</summary>
 internal sealed class ApiInfo

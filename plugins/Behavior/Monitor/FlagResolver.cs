@@ -115,6 +115,20 @@ internal static class FlagResolver
 
     private static string JoinMasks(BitmaskFlag flag, Int128 number, StringBuilder scratch)
     {
+        if (flag.Cache.TryGetValue(number, out var cached))
+        {
+            return cached;
+        }
+        var joined = Join(flag, number, scratch);
+        if (flag.Cache.Count < 1024)
+        {
+            flag.Cache[number] = joined;
+        }
+        return joined;
+    }
+
+    private static string Join(BitmaskFlag flag, Int128 number, StringBuilder scratch)
+    {
         scratch.Clear();
         foreach (var (mask, name) in flag.Masks)
         {

@@ -29,6 +29,8 @@ internal sealed partial class CallWriter(MonitorProcess process)
     private static readonly JsonEncodedText Raw = JsonEncodedText.Encode("raw");
 
     private readonly StringBuilder _scratch = new();
+    private long _lastMilliseconds = long.MinValue;
+    private byte[] _lastTime = [];
     private readonly Dictionary<string, JsonNode?> _services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonNode?> _vbe6Objects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonNode?> _vbe6Functions = new(StringComparer.Ordinal);
@@ -82,10 +84,19 @@ internal sealed partial class CallWriter(MonitorProcess process)
         {
             writer.WriteNumberValue(0);
         }
-        writer.WriteNumber(
-            Time,
-            process.FirstSeen.AddMilliseconds(parser.TimeMilliseconds).ToEpochDouble()
-        );
+        if (parser.TimeMilliseconds != _lastMilliseconds)
+        {
+            // Calls come in bursts with the same millisecond: format each time once.
+            _lastMilliseconds = parser.TimeMilliseconds;
+            _lastTime = System.Text.Encoding.UTF8.GetBytes(
+                process
+                    .FirstSeen.AddMilliseconds(_lastMilliseconds)
+                    .ToEpochDouble()
+                    .ToString("R", System.Globalization.CultureInfo.InvariantCulture)
+            );
+        }
+        writer.WritePropertyName(Time);
+        writer.WriteRawValue(_lastTime, skipInputValidation: true);
         writer.WriteString(Api, info.JsonName);
         if (info.JsonCategory is { } category)
         {

@@ -7,110 +7,118 @@ namespace Microkernel.Plugins.Behavior.Reconstruction;
 /// Per-process rules that turn API calls into summary events (C2 BehaviorReconstructor in
 /// platform/windows.py), e.g. NtCreateFile with status_info FILE_CREATED gives file_created.
 /// </summary>
+internal interface ISummarySink
+{
+    void Emit(string category, string jsonValue);
+}
+
 internal sealed class BehaviorReconstructor
 {
     private readonly Dictionary<string, string> _openFiles = new(StringComparer.Ordinal);
 
     /// <summary>Emits (category, JSON value) pairs for the current call.</summary>
-    public void Process(CallView call, Action<string, string> emit)
+    public void Process(CallView call, ISummarySink emit)
     {
         switch (call.Info.Handler)
         {
             case ApiHandler.DirectoryCreated:
-                emit("directory_created", Text(call.Arg("dirpath")));
+                emit.Emit("directory_created", call.ArgText("dirpath"));
                 break;
             case ApiHandler.DirectoryRemoved:
-                emit("directory_removed", Text(call.Arg("dirpath")));
+                emit.Emit("directory_removed", call.ArgText("dirpath"));
                 break;
             case ApiHandler.FileMoved:
-                emit("file_moved", Tuple(call.Arg("oldfilepath"), call.Arg("newfilepath")));
+                emit.Emit(
+                    "file_moved",
+                    $"[{call.ArgText("oldfilepath")},{call.ArgText("newfilepath")}]"
+                );
                 break;
             case ApiHandler.FileCopied:
-                emit("file_copied", Tuple(call.Arg("oldfilepath"), call.Arg("newfilepath")));
+                emit.Emit(
+                    "file_copied",
+                    $"[{call.ArgText("oldfilepath")},{call.ArgText("newfilepath")}]"
+                );
                 break;
             case ApiHandler.FileDeleted:
-                emit("file_deleted", Text(call.Arg("filepath")));
+                emit.Emit("file_deleted", call.ArgText("filepath"));
                 break;
             case ApiHandler.DirectoryEnumerated:
-                emit("directory_enumerated", Text(call.Arg("filepath")));
+                emit.Emit("directory_enumerated", call.ArgText("filepath"));
                 break;
             case ApiHandler.DllLoaded:
-                emit("dll_loaded", Text(call.Arg("module_name")));
+                emit.Emit("dll_loaded", call.ArgText("module_name"));
                 break;
             case ApiHandler.FileOpenedOrCreated:
                 FileOpenedOrCreated(call, emit);
                 break;
             case ApiHandler.FileRead:
             case ApiHandler.FileWritten:
-                var handle = Text(call.Arg("file_handle"));
+                var handle = call.ArgText("file_handle");
                 if (NtSuccess(call.ReturnValue) && _openFiles.TryGetValue(handle, out var path))
                 {
-                    emit(
+                    emit.Emit(
                         call.Info.Handler == ApiHandler.FileRead ? "file_read" : "file_written",
                         path
                     );
                 }
                 break;
             case ApiHandler.FileExists:
-                emit("file_exists", Text(call.Arg("filepath")));
+                emit.Emit("file_exists", call.ArgText("filepath"));
                 break;
             case ApiHandler.RegkeyOpened:
-                emit("regkey_opened", Text(call.Arg("regkey")));
+                emit.Emit("regkey_opened", call.ArgText("regkey"));
                 break;
             case ApiHandler.RegkeyDeleted:
-                emit("regkey_deleted", Text(call.Arg("regkey")));
+                emit.Emit("regkey_deleted", call.ArgText("regkey"));
                 break;
             case ApiHandler.RegkeyRead:
-                emit("regkey_read", Text(call.Arg("regkey")));
+                emit.Emit("regkey_read", call.ArgText("regkey"));
                 break;
             case ApiHandler.RegkeyWritten:
-                emit("regkey_written", Text(call.Arg("regkey")));
+                emit.Emit("regkey_written", call.ArgText("regkey"));
                 break;
             case ApiHandler.HandleClosed:
-                _openFiles.Remove(Text(call.Arg("handle")));
+                _openFiles.Remove(call.ArgText("handle"));
                 break;
             case ApiHandler.DownloadToFile:
-                emit("downloads_file", Text(call.Arg("url")));
-                emit("file_opened", Text(call.Arg("filepath")));
-                emit("file_written", Text(call.Arg("filepath")));
+                emit.Emit("downloads_file", call.ArgText("url"));
+                emit.Emit("file_opened", call.ArgText("filepath"));
+                emit.Emit("file_written", call.ArgText("filepath"));
                 break;
             case ApiHandler.ConnectsHost:
-                emit("connects_host", Text(call.Arg("hostname")));
+                emit.Emit("connects_host", call.ArgText("hostname"));
                 break;
             case ApiHandler.FetchesUrl:
-                emit("fetches_url", Text(call.Arg("url")));
+                emit.Emit("fetches_url", call.ArgText("url"));
                 break;
             case ApiHandler.ResolvesHost:
-                var hostname = call.Arg("hostname");
-                if (ArgValues.IsTruthy(hostname))
+                if (call.ArgTruthy("hostname"))
                 {
-                    emit("resolves_host", Text(hostname));
+                    emit.Emit("resolves_host", call.ArgText("hostname"));
                 }
                 break;
             case ApiHandler.ConnectsIp:
-                emit("connects_ip", Text(call.Arg("ip_address")));
+                emit.Emit("connects_ip", call.ArgText("ip_address"));
                 break;
             case ApiHandler.Mutex:
-                var mutant = call.Arg("mutant_name");
-                if (ArgValues.IsTruthy(mutant))
+                if (call.ArgTruthy("mutant_name"))
                 {
-                    emit("mutex", Text(mutant));
+                    emit.Emit("mutex", call.ArgText("mutant_name"));
                 }
                 break;
             case ApiHandler.CreateProcess:
-                if (ArgValues.IsTruthy(call.ArgOr("track", JsonValue.Create(true))))
+                if (!call.HasArg("track") || call.ArgTruthy("track"))
                 {
-                    var commandLine = call.Arg("command_line");
-                    emit(
+                    emit.Emit(
                         "command_line",
-                        Text(ArgValues.IsTruthy(commandLine) ? commandLine : call.Arg("filepath"))
+                        call.ArgText(call.ArgTruthy("command_line") ? "command_line" : "filepath")
                     );
                 }
                 break;
             case ApiHandler.ShellExecute:
                 var parameters = call.Arg("parameters");
                 var file = call.Arg("filepath");
-                emit(
+                emit.Emit(
                     "command_line",
                     ArgValues.IsTruthy(parameters)
                         ? Text(JsonValue.Create($"{PythonStr(file)} {PythonStr(parameters)}"))
@@ -118,32 +126,29 @@ internal sealed class BehaviorReconstructor
                 );
                 break;
             case ApiHandler.SystemCommand:
-                emit("command_line", Text(call.Arg("command")));
+                emit.Emit("command_line", call.ArgText("command"));
                 break;
             case ApiHandler.WmiQuery:
-                emit("wmi_query", Text(call.Arg("query")));
+                emit.Emit("wmi_query", call.ArgText("query"));
                 break;
             case ApiHandler.GuidPair:
-                emit("guid", Text(call.Arg("clsid")));
-                emit("guid", Text(call.Arg("iid")));
+                emit.Emit("guid", call.ArgText("clsid"));
+                emit.Emit("guid", call.ArgText("iid"));
                 break;
             case ApiHandler.GuidList:
-                emit("guid", Text(call.Arg("clsid")));
+                emit.Emit("guid", call.ArgText("clsid"));
                 if (call.Arg("iid") is JsonArray iids)
                 {
                     foreach (var iid in iids)
                     {
-                        emit("guid", Text(iid));
+                        emit.Emit("guid", Text(iid));
                     }
                 }
                 break;
             case ApiHandler.Ssl3KeyMaterial:
-                if (
-                    ArgValues.IsTruthy(call.Arg("client_random"))
-                    && ArgValues.IsTruthy(call.Arg("server_random"))
-                )
+                if (call.ArgTruthy("client_random") && call.ArgTruthy("server_random"))
                 {
-                    emit("tls_master", Triple(call));
+                    emit.Emit("tls_master", Triple(call));
                 }
                 break;
             case ApiHandler.Prf:
@@ -153,19 +158,19 @@ internal sealed class BehaviorReconstructor
                     && t == "key expansion"
                 )
                 {
-                    emit("tls_master", Triple(call));
+                    emit.Emit("tls_master", Triple(call));
                 }
                 break;
         }
     }
 
-    private void FileOpenedOrCreated(CallView call, Action<string, string> emit)
+    private void FileOpenedOrCreated(CallView call, ISummarySink emit)
     {
-        var filepath = Text(call.Arg("filepath"));
-        _openFiles[Text(call.Arg("file_handle"))] = filepath;
+        var filepath = call.ArgText("filepath");
+        _openFiles[call.ArgText("file_handle")] = filepath;
         if (!NtSuccess(call.ReturnValue))
         {
-            emit("file_failed", filepath);
+            emit.Emit("file_failed", filepath);
             return;
         }
         var category = (call.Flag("status_info") ?? "").ToLowerInvariant() switch
@@ -176,11 +181,11 @@ internal sealed class BehaviorReconstructor
             "file_created" => "file_created",
             _ => "file_opened",
         };
-        emit(category, filepath);
+        emit.Emit(category, filepath);
     }
 
     private static string Triple(CallView call) =>
-        $"[{Text(call.Arg("client_random"))},{Text(call.Arg("server_random"))},{Text(call.Arg("master_secret"))}]";
+        $"[{call.ArgText("client_random")},{call.ArgText("server_random")},{call.ArgText("master_secret")}]";
 
     private static bool NtSuccess(long? value) =>
         value is null || (ulong)value.Value % (1UL << 32) < 0x80000000;

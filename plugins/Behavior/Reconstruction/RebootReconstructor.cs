@@ -21,12 +21,12 @@ internal static partial class RebootReconstructor
     )]
     private static partial Regex RunKey();
 
-    public static void Process(CallView call, Action<string, string> emit)
+    public static void Process(CallView call, ISummarySink emit)
     {
         switch (call.Info.Handler)
         {
             case ApiHandler.RegkeyDeleted:
-                emit("regkey_deleted", ArgValues.ToJsonText(call.Arg("regkey")));
+                emit.Emit("regkey_deleted", ArgValues.ToJsonText(call.Arg("regkey")));
                 break;
             case ApiHandler.RegkeyWritten:
                 var regkey = call.Arg("regkey");
@@ -48,15 +48,15 @@ internal static partial class RebootReconstructor
                     var argsJson = new JsonArray([
                         .. arguments.Select(a => (JsonNode?)JsonValue.Create(a)),
                     ]);
-                    emit("regkey_written", written);
-                    emit(
+                    emit.Emit("regkey_written", written);
+                    emit.Emit(
                         "create_process",
                         $"[{ArgValues.ToJsonText(JsonValue.Create(path))},{ArgValues.ToJsonText(argsJson)},\"explorer.exe\"]"
                     );
                 }
                 else
                 {
-                    emit("regkey_written", written);
+                    emit.Emit("regkey_written", written);
                 }
                 break;
         }

@@ -1,0 +1,6 @@
+namespace Microkernel.Plugins.Behavior.Bench;
+
+internal static class SampleGenerator
+{
+    public static void Write(string a) { }
+}
