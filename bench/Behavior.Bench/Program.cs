@@ -33,6 +33,7 @@ try
     Console.WriteLine(
         $"generated {totalCalls:N0} calls over {processCount} processes: {bytes / 1048576.0:F1} MiB of BSON in {generate.Elapsed.TotalSeconds:F1} s"
     );
+    ParseOnly.Run(Path.Combine(analysis, "logs"));
     foreach (var calls in new[] { "no", "yes" })
     {
         var child = Process.Start(
@@ -76,10 +77,12 @@ static async Task<int> Measure(string analysis, bool includeCalls)
     );
     var module = new BehaviorAnalysis();
     module.Initialize(context);
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var watch = Stopwatch.StartNew();
     var result = (JsonSection)(await module.RunAsync(CancellationToken.None))!;
     watch.Stop();
     var peak = Process.GetCurrentProcess().PeakWorkingSet64;
+    var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
     var size = new FileInfo(result.FilePath!).Length;
     using (var stream = File.OpenRead(result.FilePath!))
     using (var doc = await JsonDocument.ParseAsync(stream))
@@ -90,7 +93,7 @@ static async Task<int> Measure(string analysis, bool includeCalls)
             .Sum(p => p.Value.EnumerateObject().Sum(a => a.Value.GetInt64()));
         var seconds = watch.Elapsed.TotalSeconds;
         Console.WriteLine(
-            $"calls={(includeCalls ? "yes" : "no "), -3}  {calls:N0} calls in {seconds:F2} s = {calls / seconds:N0} calls/s; "
+            $"calls={(includeCalls ? "yes" : "no "), -3}  {calls:N0} calls in {seconds:F2} s = {calls / seconds:N0} calls/s wall, {calls / cpu:N0} calls per CPU-second; "
                 + $"section {size / 1048576.0:F1} MiB; peak working set {peak / 1048576.0:F0} MiB"
         );
     }
