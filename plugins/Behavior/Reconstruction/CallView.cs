@@ -1,0 +1,118 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microkernel.Plugins.Behavior.Monitor;
+
+namespace Microkernel.Plugins.Behavior.Reconstruction;
+
+/// <summary>Thrown when a rule needs an argument the call lacks (C2 raises KeyError there).</summary>
+internal sealed class MissingArgumentException(string name)
+    : Exception($"argument '{name}' missing")
+{
+    public string ArgumentName { get; } = name;
+}
+
+/// <summary>The converted view of the parser's current call that the summary rules read.</summary>
+internal sealed class CallView(MonitorLogParser parser)
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(256);
+    private Utf8JsonWriter? _writer;
+
+    /// <summary>Compact JSON text of the converted arguments[name] (a summary value's identity).</summary>
+    public string ArgText(string name)
+    {
+        var index = IndexOrThrow(name);
+        _buffer.ResetWrittenCount();
+        if (_writer is null)
+        {
+            _writer = new Utf8JsonWriter(_buffer, BehaviorJson.WriterOptions);
+        }
+        else
+        {
+            _writer.Reset(_buffer);
+        }
+        ArgValues.WriteConverted(
+            _writer,
+            parser.Document,
+            parser.Args[index],
+            parser.Info.Args[index].Converter
+        );
+        _writer.Flush();
+        return Encoding.UTF8.GetString(_buffer.WrittenSpan);
+    }
+
+    /// <summary>Python truthiness of arguments[name] without materialising it.</summary>
+    public bool ArgTruthy(string name)
+    {
+        var value = parser.Args[IndexOrThrow(name)];
+        var doc = parser.Document;
+        return value.Type switch
+        {
+            Bson.BsonType.Int32 or Bson.BsonType.Int64 or Bson.BsonType.Boolean => value.GetInt64(
+                doc
+            ) != 0,
+            Bson.BsonType.String => value.GetStringBytes(doc).Length > 0,
+            Bson.BsonType.Binary => value.GetBinary(doc).Length > 0,
+            Bson.BsonType.Double => value.GetDouble(doc) != 0,
+            Bson.BsonType.Document or Bson.BsonType.Array => value.GetDocument(doc).Length > 5,
+            Bson.BsonType.Null => false,
+            _ => true,
+        };
+    }
+
+    private int IndexOrThrow(string name)
+    {
+        var index = parser.Info.IndexOf(name);
+        return index >= 0 ? index : throw new MissingArgumentException(name);
+    }
+
+    /// <summary>Whether the call has an argument of this name.</summary>
+    public bool HasArg(string name) => parser.Info.IndexOf(name) >= 0;
+
+    public ApiInfo Info => parser.Info;
+
+    /// <summary>arguments[name]; throws <see cref="MissingArgumentException"/> when absent.</summary>
+    public JsonNode? Arg(string name)
+    {
+        var index = parser.Info.IndexOf(name);
+        if (index < 0)
+        {
+            throw new MissingArgumentException(name);
+        }
+        return ArgValues.ToConvertedNode(
+            parser.Document,
+            parser.Args[index],
+            parser.Info.Args[index].Converter
+        );
+    }
+
+    /// <summary>arguments.get(name, fallback).</summary>
+    public JsonNode? ArgOr(string name, JsonNode? fallback) =>
+        parser.Info.IndexOf(name) < 0 ? fallback : Arg(name);
+
+    /// <summary>The converted return value as an integer (retval, default 0); null when not an integer.</summary>
+    public long? ReturnValue
+    {
+        get
+        {
+            var index = parser.Info.RetvalIndex;
+            if (index < 0)
+            {
+                return 0;
+            }
+            var value = parser.Args[index];
+            return ArgValues.TryGetFlagNumber(
+                parser.Document,
+                value,
+                parser.Info.Args[index].Converter,
+                out var n
+            )
+                ? (long)(n & ulong.MaxValue)
+                : null;
+        }
+    }
+
+    /// <summary>The resolved flag of <paramref name="argName"/>, or null.</summary>
+    public string? Flag(string argName) => FlagResolver.Resolve(parser, argName);
+}
