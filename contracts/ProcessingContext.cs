@@ -14,6 +14,7 @@ public sealed class ProcessingContext
     /// <param name="scratchPath">A private folder for temporary files; deleted after the analysis.</param>
     /// <param name="confDirectory">The configuration folder (<c>conf/</c>), for modules with their own files such as <c>memory.conf</c>.</param>
     /// <param name="processingOptions">The <c>[processing]</c> section: limits shared by all modules.</param>
+    /// <param name="errorSink">Receives <see cref="ReportError"/> messages; the host lists them in <c>debug.errors</c>.</param>
     public ProcessingContext(
         string analysisPath,
         TaskInfo task,
@@ -22,7 +23,8 @@ public sealed class ProcessingContext
         IProcessingResults results,
         string scratchPath,
         string confDirectory,
-        ModuleOptions processingOptions
+        ModuleOptions processingOptions,
+        Action<string>? errorSink = null
     )
     {
         AnalysisPath = analysisPath;
@@ -33,6 +35,20 @@ public sealed class ProcessingContext
         ScratchPath = scratchPath;
         ConfDirectory = confDirectory;
         ProcessingOptions = processingOptions;
+        _errorSink = errorSink;
+    }
+
+    private readonly Action<string>? _errorSink;
+
+    /// <summary>
+    /// Records a non-fatal problem (a damaged log, a skipped oversize file, a refused path) in
+    /// <c>debug.errors</c> while the module goes on. Cuckoo only logs these; every limit that drops
+    /// data should be reported here. Name the file and what is wrong.
+    /// </summary>
+    public void ReportError(string message)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(message);
+        _errorSink?.Invoke(message);
     }
 
     /// <summary>Absolute path of the analysis folder.</summary>

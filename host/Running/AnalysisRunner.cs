@@ -195,7 +195,14 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                         store,
                         Path.Combine(scratch, module.ClassName),
                         confDirectory,
-                        processingOptions
+                        processingOptions,
+                        message =>
+                        {
+                            lock (errors)
+                            {
+                                errors.Add($"{module.ClassName}: {message}");
+                            }
+                        }
                     );
                     record = await RunModuleAsync(
                             executor,

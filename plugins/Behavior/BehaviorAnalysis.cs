@@ -162,7 +162,7 @@ public sealed class BehaviorAnalysis : Processing
             if (sizeLimit > 0 && size > sizeLimit)
             {
                 state.AddError(
-                    Logger,
+                    this,
                     $"{displayName}: behavior log of {size} bytes is over analysis_size_limit ({sizeLimit} bytes); skipped at byte offset 0"
                 );
                 continue;
@@ -282,7 +282,7 @@ public sealed class BehaviorAnalysis : Processing
         }
         if (parser.Problems.Summary is { } problem)
         {
-            state.AddError(Logger, problem);
+            state.AddError(this, problem);
         }
     }
 
@@ -535,9 +535,10 @@ public sealed class BehaviorAnalysis : Processing
 
         public List<string> Errors { get; } = [];
 
-        public void AddError(ILogger logger, string error)
+        public void AddError(Processing module, string error)
         {
-            logger.LogError("{Error}", error);
+            module.Logger.LogError("{Error}", error);
+            module.Context.ReportError(error);
             Errors.Add(error);
         }
     }

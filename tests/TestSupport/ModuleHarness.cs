@@ -20,6 +20,7 @@ public static class ModuleHarness
     /// <param name="processingOptions">The <c>[processing]</c> section.</param>
     /// <param name="task">The task; default: read from nothing (id 1, category file).</param>
     /// <param name="confDirectory">The conf folder; default: the repository's conf/.</param>
+    /// <param name="errors">Receives what the module reports with <see cref="ProcessingContext.ReportError"/>.</param>
     public static async Task<JsonDocument?> RunAsync(
         Processing module,
         string analysisPath,
@@ -28,10 +29,12 @@ public static class ModuleHarness
         IReadOnlyDictionary<string, string>? processingOptions = null,
         TaskInfo? task = null,
         string? confDirectory = null,
+        ICollection<string>? errors = null,
         CancellationToken cancellationToken = default
     )
     {
         using var scratch = TempDirectory.Create();
+        var errorsLock = new object();
         var context = new ProcessingContext(
             Path.GetFullPath(analysisPath),
             task ?? new TaskInfo { Id = 1, Category = "file" },
@@ -44,7 +47,14 @@ public static class ModuleHarness
                 "processing",
                 processingOptions ?? new Dictionary<string, string>(),
                 "test"
-            )
+            ),
+            message =>
+            {
+                lock (errorsLock)
+                {
+                    errors?.Add(message);
+                }
+            }
         );
         module.Initialize(context);
         var result = await module.RunAsync(cancellationToken);

@@ -151,6 +151,27 @@ public sealed class AnalysisRunnerTests
     }
 
     [Fact]
+    public async Task Non_fatal_errors_a_module_reports_reach_debug_errors_and_the_module_still_succeeds()
+    {
+        using var lab = new PluginLab("Trivial");
+        lab.WriteConf(
+            "[trivial]\nenabled = yes\nreport_error = logs/1.bson: byte offset 12: truncated document\n"
+        );
+
+        var result = await lab.RunAsync();
+
+        Assert.Equal(ModuleOutcome.Ok, result.Modules.Single().Outcome);
+        Assert.Equal(
+            ["Trivial: logs/1.bson: byte offset 12: truncated document"],
+            Report(lab)
+                .GetProperty("debug")
+                .GetProperty("errors")
+                .EnumerateArray()
+                .Select(e => e.GetString())
+        );
+    }
+
+    [Fact]
     public async Task A_processing_exception_is_recorded_with_its_message()
     {
         using var lab = new PluginLab("ProcessingError");
