@@ -162,6 +162,22 @@ public sealed class PrometheusTests
                 "histogram_quantile(0.95, sum by (le, microkernel_module_name) (rate(microkernel_module_duration_seconds_bucket[1m])))"
             );
             Assert.Contains(p95.Keys, k => k.Contains("Trivial", StringComparison.Ordinal));
+
+            // Every query of the shipped Grafana dashboard is valid PromQL against these series.
+            using var dashboard = JsonDocument.Parse(
+                File.ReadAllBytes(RepoPaths.InRepo("conf", "dashboards", "microkernel-daemon.json"))
+            );
+            foreach (var panel in dashboard.RootElement.GetProperty("panels").EnumerateArray())
+            {
+                foreach (var target in panel.GetProperty("targets").EnumerateArray())
+                {
+                    var expr = target.GetProperty("expr").GetString()!.Replace("$__rate_interval", "1m", StringComparison.Ordinal);
+                    var response = await http.GetAsync(
+                        new Uri($"http://127.0.0.1:{webPort}/api/v1/query?query={Uri.EscapeDataString(expr)}")
+                    );
+                    Assert.True(response.IsSuccessStatusCode, $"{panel.GetProperty("title")}: {expr}: {await response.Content.ReadAsStringAsync()}");
+                }
+            }
         }
         finally
         {
