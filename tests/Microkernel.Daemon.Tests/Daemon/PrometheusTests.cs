@@ -171,11 +171,19 @@ public sealed class PrometheusTests
             {
                 foreach (var target in panel.GetProperty("targets").EnumerateArray())
                 {
-                    var expr = target.GetProperty("expr").GetString()!.Replace("$__rate_interval", "1m", StringComparison.Ordinal);
+                    var expr = target
+                        .GetProperty("expr")
+                        .GetString()!
+                        .Replace("$__rate_interval", "1m", StringComparison.Ordinal);
                     var response = await http.GetAsync(
-                        new Uri($"http://127.0.0.1:{webPort}/api/v1/query?query={Uri.EscapeDataString(expr)}")
+                        new Uri(
+                            $"http://127.0.0.1:{webPort}/api/v1/query?query={Uri.EscapeDataString(expr)}"
+                        )
                     );
-                    Assert.True(response.IsSuccessStatusCode, $"{panel.GetProperty("title")}: {expr}: {await response.Content.ReadAsStringAsync()}");
+                    Assert.True(
+                        response.IsSuccessStatusCode,
+                        $"{panel.GetProperty("title")}: {expr}: {await response.Content.ReadAsStringAsync()}"
+                    );
                 }
             }
         }
