@@ -62,6 +62,70 @@ internal static class Program
             skip,
         };
         var modules = new Command("modules", "List discovered processing modules.");
+
+        var queue = new Option<string?>("--queue")
+        {
+            Description =
+                "Queue database: a SQLite file or connection string, or a PostgreSQL one (Host=...). Default: <storage>/queue.db.",
+        };
+        var priority = new Option<int>("--priority")
+        {
+            Description = "Higher runs first (default 1).",
+            DefaultValueFactory = _ => 1,
+        };
+        var submitted = new Argument<string[]>("analysis-dir")
+        {
+            Arity = ArgumentArity.OneOrMore,
+            Description = "Analysis folders to queue.",
+        };
+        var submit = new Command("submit", "Queue analysis folders for 'serve'.")
+        {
+            submitted,
+            priority,
+            queue,
+        };
+        var status = new Option<string?>("--status")
+        {
+            Description = "Only tasks with this status.",
+        };
+        var limit = new Option<int>("--limit")
+        {
+            Description = "At most this many tasks (default 100).",
+            DefaultValueFactory = _ => 100,
+        };
+        var tasks = new Command("tasks", "List queued tasks, with counts per status.")
+        {
+            status,
+            limit,
+            queue,
+        };
+        var taskId = new Argument<long?>("id")
+        {
+            Arity = ArgumentArity.ZeroOrOne,
+            Description = "The task to run again.",
+        };
+        var failedOnly = new Option<bool>("--failed")
+        {
+            Description = "Requeue every failed_processing task.",
+        };
+        var requeue = new Command("requeue", "Put a finished task back to pending.")
+        {
+            taskId,
+            failedOnly,
+            queue,
+        };
+        var workers = new Option<int?>("--workers")
+        {
+            Description = "Concurrent workers (default: one per core).",
+        };
+        var serve = new Command(
+            "serve",
+            "Process queued tasks until stopped (SIGTERM/Ctrl+C stop gracefully)."
+        )
+        {
+            workers,
+            queue,
+        };
         var root = new RootCommand(
             "Microkernel: Cuckoo-compatible processing modules in isolated plugins."
         )
@@ -73,6 +137,10 @@ internal static class Program
             telemetry,
             process,
             modules,
+            submit,
+            tasks,
+            requeue,
+            serve,
         };
 
         HostSettings Settings(ParseResult r) =>
@@ -100,6 +168,45 @@ internal static class Program
                 )
         );
         modules.SetAction(r => ModulesCommand.Run(Settings(r)));
+        HostSettings QueueSettings(ParseResult r)
+        {
+            var s = Settings(r);
+            List<string> extra = [];
+            if (r.GetValue(queue) is { } q)
+            {
+                extra.Add($"QueueConnectionString={q}");
+            }
+            if (r.GetValue(workers) is { } w)
+            {
+                extra.Add(
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Workers={w}")
+                );
+            }
+            return s with { Overrides = [.. s.Overrides, .. extra] };
+        }
+        submit.SetAction(
+            (r, ct) =>
+                QueueCommands.SubmitAsync(
+                    QueueSettings(r),
+                    r.GetValue(submitted)!,
+                    r.GetValue(priority),
+                    ct
+                )
+        );
+        tasks.SetAction(
+            (r, ct) =>
+                QueueCommands.ListAsync(QueueSettings(r), r.GetValue(status), r.GetValue(limit), ct)
+        );
+        requeue.SetAction(
+            (r, ct) =>
+                QueueCommands.RequeueAsync(
+                    QueueSettings(r),
+                    r.GetValue(taskId),
+                    r.GetValue(failedOnly),
+                    ct
+                )
+        );
+        serve.SetAction(r => ServeCommand.RunAsync(QueueSettings(r)));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -115,7 +222,14 @@ internal static class Program
         }
         try
         {
-            return await parsed.InvokeAsync().ConfigureAwait(false);
+            // serve stops through the generic host's own SIGTERM handling, with its own (longer) timeout.
+            return await parsed
+                .InvokeAsync(
+                    parsed.CommandResult.Command == serve
+                        ? new InvocationConfiguration { ProcessTerminationTimeout = null }
+                        : null
+                )
+                .ConfigureAwait(false);
         }
         catch (ArgumentException ex)
         {

@@ -4,7 +4,7 @@ namespace Microkernel.Host.Configuration;
 /// The host's own settings, bound from the <c>Microkernel</c> configuration section
 /// (appsettings.json, <c>MICROKERNEL__*</c> environment variables, <c>--set key=value</c>).
 /// </summary>
-internal sealed class MicrokernelOptions
+internal sealed partial class MicrokernelOptions
 {
     public const string SectionName = "Microkernel";
 

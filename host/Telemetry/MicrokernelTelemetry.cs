@@ -79,6 +79,65 @@ internal static class MicrokernelTelemetry
         description: "Plugins that could not be loaded."
     );
 
+    // The daemon's instruments (microkernel serve).
+
+    private static Func<IReadOnlyDictionary<string, long>>? s_queueDepth;
+
+    /// <summary>Where <c>microkernel.queue.depth</c> reads from: the daemon's last count (never a query per scrape).</summary>
+    public static void ObserveQueueDepth(Func<IReadOnlyDictionary<string, long>>? source) =>
+        s_queueDepth = source;
+
+    public static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge(
+        "microkernel.queue.depth",
+        () =>
+            s_queueDepth?.Invoke() is { } counts
+                ? counts.Select(c => new Measurement<long>(
+                    c.Value,
+                    new KeyValuePair<string, object?>("microkernel.task.status", c.Key)
+                ))
+                : [],
+        unit: "{task}",
+        description: "Tasks in the queue, by status."
+    );
+
+    public static readonly Counter<long> TasksClaimed = Meter.CreateCounter<long>(
+        "microkernel.tasks.claimed",
+        unit: "{task}",
+        description: "Tasks claimed by this node."
+    );
+
+    public static readonly Counter<long> TasksFinished = Meter.CreateCounter<long>(
+        "microkernel.tasks.finished",
+        unit: "{task}",
+        description: "Claims this node ended, by result: reported, failed_processing, retry, released, lost."
+    );
+
+    public static readonly Counter<long> TasksReclaimed = Meter.CreateCounter<long>(
+        "microkernel.tasks.reclaimed",
+        unit: "{task}",
+        description: "Expired leases taken back by this node, by new status."
+    );
+
+    public static readonly UpDownCounter<long> TasksInFlight = Meter.CreateUpDownCounter<long>(
+        "microkernel.tasks.in_flight",
+        unit: "{task}",
+        description: "Tasks this node is processing now."
+    );
+
+    public static readonly Histogram<double> TaskDuration = Meter.CreateHistogram(
+        "microkernel.task.duration",
+        unit: "s",
+        description: "Wall time from claim to final status of one task, by result.",
+        tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets }
+    );
+
+    public static readonly Counter<long> PluginReloads = Meter.CreateCounter<long>(
+        "microkernel.plugin.reloads",
+        unit: "{reload}",
+        description: "Plugin folder reloads, by outcome: applied, rejected."
+    );
+
     private static class ThisAssembly
     {
         public static readonly string Version =

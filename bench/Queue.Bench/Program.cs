@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microkernel.Host.Configuration;
+using Microkernel.Host.Queue;
+
+// Queue overhead per task (claim + final status, two transactions, what a worker adds around the runner) on SQLite
+// and, given a connection string, PostgreSQL; then serve's throughput with 1 and 2 workers on
+// copies of the shipped sample, timed from the first claim to the last final status in the queue.
+// Usage: dotnet run -c Release --project bench/Queue.Bench [--tasks N] [--sample-tasks N] [--pg "Host=...;Username=...;Database=..."]
+var tasks = Option("--tasks", 2000);
+var sampleTasks = Option("--sample-tasks", 60);
+var pg = OptionText("--pg");
+var repo = FindRepo();
+var root = Path.Combine(
+    Path.GetTempPath(),
+    "microkernel-queue-bench",
+    Guid.NewGuid().ToString("N")
+);
+Directory.CreateDirectory(root);
+try
+{
+    await QueueOverhead(
+        "sqlite",
+        new MicrokernelOptions { StoragePath = Path.Combine(root, "sqlite") }
+    );
+    if (pg is not null)
+    {
+        await QueueOverhead("postgresql", new MicrokernelOptions { QueueConnectionString = pg });
+    }
+    else
+    {
+        Console.WriteLine("postgresql: skipped (pass --pg <connection string>)");
+    }
+    Console.WriteLine();
+    var one = await Throughput(1);
+    var two = await Throughput(2);
+    Console.WriteLine(
+        string.Create(CultureInfo.InvariantCulture, $"2 workers / 1 worker: {two / one:0.00}x")
+    );
+}
+finally
+{
+    Directory.Delete(root, recursive: true);
+}
+return 0;
+
+async Task QueueOverhead(string name, MicrokernelOptions options)
+{
+    await using var queue = TaskQueueFactory.Create(options);
+    await queue.MigrateAsync();
+    var submit = Stopwatch.StartNew();
+    for (var i = 0; i < tasks; i++)
+    {
+        await queue.SubmitAsync($"/analyses/{i}", i % 3);
+    }
+    submit.Stop();
+    var latencies = new List<double>(tasks);
+    var total = Stopwatch.StartNew();
+    while (true)
+    {
+        var one = Stopwatch.GetTimestamp();
+        var task = await queue.ClaimAsync("bench", TimeSpan.FromMinutes(1));
+        if (task is null)
+        {
+            break;
+        }
+        // No renewal: a task shorter than a third of its lease never renews.
+        await queue.FinishAsync(task, QueueStatus.Reported, null);
+        latencies.Add(Stopwatch.GetElapsedTime(one).TotalMilliseconds);
+    }
+    total.Stop();
+    latencies.Sort();
+    Console.WriteLine(
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"{name, -11} {tasks} tasks: submit {submit.Elapsed.TotalMilliseconds / tasks:0.000} ms/task; claim+finish mean {total.Elapsed.TotalMilliseconds / tasks:0.000} ms, p50 {latencies[latencies.Count / 2]:0.000} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:0.000} ms"
+        )
+    );
+}
+
+async Task<double> Throughput(int workers)
+{
+    var lab = Path.Combine(root, $"serve{workers}");
+    var sample = Path.Combine(repo, "samples", "analyses", "1");
+    var storage = Path.Combine(lab, "storage");
+    await using var queue = TaskQueueFactory.Create(
+        new MicrokernelOptions { StoragePath = storage }
+    );
+    await queue.MigrateAsync();
+    for (var i = 0; i < sampleTasks; i++)
+    {
+        var analysis = Path.Combine(lab, "analyses", i.ToString(CultureInfo.InvariantCulture));
+        CopyTree(sample, analysis);
+        await queue.SubmitAsync(analysis, 1);
+    }
+    var host = Path.Combine(repo, "host", "bin", "Release", "net10.0");
+    var start = new ProcessStartInfo("dotnet")
+    {
+        UseShellExecute = false,
+        RedirectStandardError = true,
+        RedirectStandardOutput = true,
+    };
+    foreach (
+        var arg in (string[])
+            [
+                Path.Combine(host, "microkernel.dll"),
+                "--plugins",
+                Path.Combine(host, "plugins"),
+                "--conf",
+                Path.Combine(repo, "conf"),
+                "--set",
+                $"StoragePath={storage}",
+                "--set",
+                "PollIntervalSeconds=0.1",
+                "--set",
+                "HealthPort=0",
+                "--set",
+                "MetricsPort=0",
+                "serve",
+                "--workers",
+                workers.ToString(CultureInfo.InvariantCulture),
+            ]
+    )
+    {
+        start.ArgumentList.Add(arg);
+    }
+    using var daemon = Process.Start(start)!;
+    daemon.OutputDataReceived += (_, _) => { };
+    daemon.ErrorDataReceived += (_, _) => { };
+    daemon.BeginOutputReadLine();
+    daemon.BeginErrorReadLine();
+    var peak = 0L;
+    while ((await queue.CountAsync())[QueueStatus.Reported] < sampleTasks)
+    {
+        daemon.Refresh();
+        peak = Math.Max(peak, daemon.WorkingSet64);
+        if (daemon.HasExited)
+        {
+            throw new InvalidOperationException("serve exited early");
+        }
+        await Task.Delay(100);
+    }
+    using (
+        var kill = Process.Start(
+            "kill",
+            ["-TERM", daemon.Id.ToString(CultureInfo.InvariantCulture)]
+        )
+    )
+    {
+        await kill.WaitForExitAsync();
+    }
+    await daemon.WaitForExitAsync();
+    var done = await queue.ListAsync(QueueStatus.Reported, sampleTasks);
+    var first = done.Min(t => t.StartedAt!.Value);
+    var last = done.Max(t => t.FinishedAt!.Value);
+    var seconds = (last - first).TotalSeconds;
+    var perSecond = sampleTasks / seconds;
+    Console.WriteLine(
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"serve --workers {workers}: {sampleTasks} sample analyses in {seconds:0.00} s = {perSecond:0.0} tasks/s ({1000 / perSecond:0.0} ms/task); peak working set {peak / (1024.0 * 1024):0} MiB"
+        )
+    );
+    return perSecond;
+}
+
+static void CopyTree(string source, string target)
+{
+    foreach (var dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
+    {
+        Directory.CreateDirectory(Path.Combine(target, Path.GetRelativePath(source, dir)));
+    }
+    Directory.CreateDirectory(target);
+    foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+    {
+        var to = Path.Combine(target, Path.GetRelativePath(source, file));
+        if (Path.GetRelativePath(source, file).StartsWith("reports", StringComparison.Ordinal))
+        {
+            continue;
+        }
+        File.Copy(file, to);
+        File.SetAttributes(to, FileAttributes.Normal);
+    }
+}
+
+static string FindRepo()
+{
+    for (var dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+    {
+        if (File.Exists(Path.Combine(dir, "Microkernel.sln")))
+        {
+            return dir;
+        }
+    }
+    throw new InvalidOperationException("Microkernel.sln not found above the benchmark.");
+}
+
+int Option(string name, int fallback) =>
+    OptionText(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+
+string? OptionText(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}

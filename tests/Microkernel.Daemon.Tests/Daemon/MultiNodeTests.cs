@@ -1,0 +1,86 @@
+using Microkernel.Daemon.Tests.Queue;
+using Microkernel.Host.Queue;
+
+namespace Microkernel.Daemon.Tests.Daemon;
+
+/// <summary>Several <c>serve</c> nodes on one real PostgreSQL queue.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class MultiNodeTests(PostgresServer server)
+{
+    [SkippableFact]
+    public async Task Three_daemons_share_300_tasks_and_one_SIGKILLed_half_way_loses_none()
+    {
+        Skip.If(server.Unavailable is not null, server.Unavailable);
+        await using var lab = new DaemonLab(await server.CreateDatabaseAsync(), "Trivial");
+        lab.Lab.Enable("trivial");
+        await lab.Queue.MigrateAsync();
+        var analyses = new Dictionary<long, string>();
+        for (var i = 1; i <= 300; i++)
+        {
+            var analysis = lab.NewAnalysis(i);
+            analyses[await lab.Queue.SubmitAsync(analysis, i % 3)] = analysis;
+        }
+
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.Serve(workers: 1)).ToList();
+        await lab.WaitForAsync(
+            c => c[QueueStatus.Reported] >= 150,
+            TimeSpan.FromSeconds(120),
+            lab.AllOutput
+        );
+        var victim = nodes[0];
+        victim.Kill();
+        victim.WaitForExit(TimeSpan.FromSeconds(10));
+        var counts = await lab.WaitForAsync(
+            c => c[QueueStatus.Reported] == 300,
+            TimeSpan.FromSeconds(120),
+            lab.AllOutput
+        );
+
+        Assert.Equal(0, counts[QueueStatus.Pending]);
+        Assert.Equal(0, counts[QueueStatus.Processing]);
+        Assert.Equal(0, counts[QueueStatus.FailedProcessing]);
+        var history = await lab.Queue.HistoryAsync(null);
+        var finals = history
+            .Where(e => e.Event is "reported" or "failed_processing")
+            .GroupBy(e => e.TaskId)
+            .ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(300, finals.Count);
+        Assert.All(finals, f => Assert.Equal(1, f.Value));
+        // Every node did work, the dead one's unfinished claim (if it held one) came back.
+        var claimers = history
+            .Where(e => e.Event == "claimed")
+            .Select(e => e.Node!.Split(':')[1])
+            .Distinct();
+        Assert.Equal(3, claimers.Count());
+        var victimClaims = history
+            .Where(e =>
+                e.Event == "claimed" && e.Node!.Contains($":{victim.Id}:", StringComparison.Ordinal)
+            )
+            .Select(e => (e.TaskId, e.Attempt));
+        foreach (var (taskId, attempt) in victimClaims)
+        {
+            Assert.Contains(
+                history,
+                e =>
+                    e.TaskId == taskId
+                    && e.Attempt == attempt
+                    && e.Event is "reported" or "reclaimed"
+            );
+        }
+        foreach (var (id, analysis) in analyses)
+        {
+            // Written atomically: a report is whole or absent, never cut.
+            using var report = DaemonLab.ReadReport(analysis);
+            Assert.True(report.RootElement.GetProperty("trivial").GetProperty("ok").GetBoolean());
+        }
+
+        foreach (var node in nodes.Skip(1))
+        {
+            node.Terminate();
+        }
+        foreach (var node in nodes.Skip(1))
+        {
+            Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+    }
+}
