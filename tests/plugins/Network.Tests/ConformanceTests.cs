@@ -32,9 +32,9 @@ public sealed class ConformanceTests
         var actual = JsonComparison.Normalise(JsonNode.Parse(document!.RootElement.GetRawText())!);
         var network = Path.Combine(analysis.Path, "network");
         var bodies = Directory.Exists(network)
-            ? Directory.GetFiles(network).Select(Path.GetFileName).ToArray()
+            ? Directory.GetFiles(network).Select(f => Path.GetFileName(f)).ToArray()
             : [];
-        return (expected, actual, bodies!);
+        return (expected, actual, bodies);
     }
 
     [SkippableTheory]
