@@ -9,7 +9,7 @@ public sealed class ConformanceTests
     private static async Task<(
         JsonNode Expected,
         JsonNode Actual,
-        string Analysis
+        string[] BodyFiles
     )> RunFixtureAsync(string pcap, string expectedFile)
     {
         var fixtures = RepoPaths.RequireSharedFixtures();
