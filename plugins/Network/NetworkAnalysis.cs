@@ -53,6 +53,13 @@ public sealed class NetworkAnalysis : Processing
                 {
                     report.SortedPcapSha256 = HashFile(sortedPath);
                 }
+                else
+                {
+                    Logger.LogWarning(
+                        "sort_pcap is not implemented yet; dissecting the unsorted {Path}.",
+                        pcapPath
+                    );
+                }
             }
             catch (IOException ex)
             {

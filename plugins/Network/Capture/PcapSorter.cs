@@ -1,6 +1,10 @@
 namespace Microkernel.Plugins.Network.Capture;
 
-/// <summary>Placeholder, replaced below.</summary>
+/// <summary>
+/// Cuckoo's <c>sort_pcap</c> (dump_sorted.pcap grouped by flow). Not implemented yet: the
+/// module logs a warning and dissects the unsorted capture, as Cuckoo does when sorting
+/// produces no file.
+/// </summary>
 internal static class PcapSorter
 {
     public static bool Sort(

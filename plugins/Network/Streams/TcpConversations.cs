@@ -80,6 +80,12 @@ internal sealed class TcpConversations(
         );
         // httpreplay raises on packets that break its state machine; those packets are dropped.
         stream.Process(ts, segment, toServer);
+        if (stream.IsFinished)
+        {
+            // httpreplay flushes every stream at the end of the capture; doing it at close
+            // gives the same pairs (they are sorted by time later) without holding the data.
+            stream.Finish();
+        }
     }
 
     public void Finish()
@@ -125,16 +131,17 @@ internal sealed class TcpConversations(
 
     private sealed class TcpStream(TcpConversations owner, StreamKey key)
     {
-        private readonly Dictionary<(long, long), Chunk> _packets = [];
-        private readonly Dictionary<(long, long), (long, long)> _origins = [];
-        private readonly MemoryStream _sent = new();
-        private readonly MemoryStream _recv = new();
+        // Buffers are dropped (not just emptied) after each pair so that idle and finished
+        // streams hold no memory; only streams with unacknowledged or unpaired data do.
+        private Dictionary<(long, long), Chunk> _packets = [];
+        private Dictionary<(long, long), (long, long)> _origins = [];
+        private MemoryStream _sent = new();
+        private MemoryStream _recv = new();
         private long _buffered;
         private double? _ts;
         private long? _cli;
         private long? _srv;
         private State _state = State.InitSyn;
-        private bool _emittedOnce;
 
         public void Process(double ts, Segment tcp, bool toServer)
         {
@@ -325,11 +332,15 @@ internal sealed class TcpConversations(
         {
             var closed = _state is State.ConnFinish or State.ConnClosed;
             owner.Emit(key, _ts, _sent.ToArray(), _recv.ToArray(), closed);
-            _emittedOnce = true;
-            _sent.SetLength(0);
-            _recv.SetLength(0);
+            _sent = new MemoryStream();
+            _recv = new MemoryStream();
             _ts = null;
         }
+
+        /// <summary>Both FINs acknowledged, or reset: nothing more will pair up.</summary>
+        public bool IsFinished =>
+            (_state == State.ConnFinish && _cli is null && _srv is null)
+            || _state == State.ConnClosed;
 
         public void Finish()
         {
@@ -337,12 +348,10 @@ internal sealed class TcpConversations(
             {
                 Flush();
             }
-            else if (_emittedOnce)
-            {
-                owner.Emit(key, _ts, [], [], true);
-            }
-            _packets.Clear();
-            _origins.Clear();
+            _packets = [];
+            _origins = [];
+            _sent = new MemoryStream();
+            _recv = new MemoryStream();
         }
     }
 
