@@ -27,13 +27,6 @@ internal static class Phases
                     continue;
                 }
                 var result = PacketDecoder.Decode(reader.LinkType, frame, out var packet);
-                {
-                    if (packet.Protocol == 6 && HttpMessage.MayBeRequest(packet.Payload))
-                    {
-                        HttpMessage.ParseRequest(packet.Payload, new HttpMessage());
-                    }
-                    continue;
-                }
                 dissector.Process(result, ref packet, ts, offset, reader.Position);
                 if (
                     stage == 2
