@@ -1,0 +1,119 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Microkernel.Plugins.Network;
+using Microkernel.TestSupport;
+
+// Network.Bench: throughput and peak memory of the network module on a large capture.
+//   generate <seed.pcap> <out.pcap> <MiB>   replicate a real capture with shifted addresses/times
+//   run <capture.pcap>                      run NetworkAnalysis once, print MB/s and peak memory
+// Run each measurement in its own process so the peak working set belongs to that run only.
+if (args.Length >= 4 && args[0] == "generate")
+{
+    Generate(
+        args[1],
+        args[2],
+        long.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024
+    );
+    return 0;
+}
+if (args.Length >= 2 && args[0] == "run")
+{
+    await RunAsync(args[1]);
+    return 0;
+}
+if (args.Length >= 2 && args[0] == "phases")
+{
+    Microkernel.Bench.Network.Phases.Run(args[1]);
+    return 0;
+}
+Console.Error.WriteLine(
+    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap>"
+);
+return 2;
+
+static void Generate(string seedPath, string outPath, long targetBytes)
+{
+    var seed = File.ReadAllBytes(seedPath);
+    if (BinaryPrimitives.ReadUInt32LittleEndian(seed) != 0xA1B2C3D4)
+    {
+        throw new InvalidOperationException("the seed must be a little-endian microsecond pcap");
+    }
+    var records = new List<(uint Sec, uint Usec, byte[] Frame)>();
+    for (var off = 24; off + 16 <= seed.Length; )
+    {
+        var caplen = (int)BinaryPrimitives.ReadUInt32LittleEndian(seed.AsSpan(off + 8));
+        records.Add(
+            (
+                BinaryPrimitives.ReadUInt32LittleEndian(seed.AsSpan(off)),
+                BinaryPrimitives.ReadUInt32LittleEndian(seed.AsSpan(off + 4)),
+                seed.AsSpan(off + 16, caplen).ToArray()
+            )
+        );
+        off += 16 + caplen;
+    }
+    var span = records[^1].Sec - records[0].Sec + 1;
+    using var output = new BufferedStream(File.Create(outPath), 1 << 20);
+    output.Write(seed.AsSpan(0, 24));
+    var header = new byte[16];
+    long written = 24;
+    for (var copy = 0; written < targetBytes; copy++)
+    {
+        foreach (var (sec, usec, original) in records)
+        {
+            var frame = (byte[])original.Clone();
+            ShiftAddresses(frame, copy);
+            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)(sec + copy * span));
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), usec);
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)frame.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), (uint)frame.Length);
+            output.Write(header);
+            output.Write(frame);
+            written += 16 + frame.Length;
+        }
+    }
+    Console.WriteLine($"wrote {outPath}: {written / (1024.0 * 1024):F1} MiB");
+}
+
+// Public IPv4 addresses get copy-dependent second/third octets, so every copy is new traffic
+// (new hosts, flows and streams), the worst case for the module's state.
+static void ShiftAddresses(byte[] frame, int copy)
+{
+    if (frame.Length < 34 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] >> 4 != 4)
+    {
+        return;
+    }
+    foreach (var at in new[] { 26, 30 })
+    {
+        var first = frame[at];
+        var second = frame[at + 1];
+        var isPrivate =
+            first is 10 or 127 or >= 224
+            || (first == 192 && second == 168)
+            || (first == 172 && second is >= 16 and < 32);
+        if (!isPrivate)
+        {
+            frame[at + 1] ^= (byte)copy;
+            frame[at + 2] ^= (byte)(copy >> 8);
+        }
+    }
+}
+
+static async Task RunAsync(string capture)
+{
+    using var analysis = TempDirectory.Create();
+    var dump = Path.Combine(analysis.Path, "dump.pcap");
+    File.CreateSymbolicLink(dump, Path.GetFullPath(capture));
+    var size = new FileInfo(capture).Length;
+    var clock = Stopwatch.StartNew();
+    using var document = await ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path);
+    clock.Stop();
+    var root = document!.RootElement;
+    using var self = Process.GetCurrentProcess();
+    self.Refresh();
+    Console.WriteLine(
+        $"{Path.GetFileName(capture)}: {size / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F2} s = {size / 1e6 / clock.Elapsed.TotalSeconds:F0} MB/s; "
+            + $"peak working set {self.PeakWorkingSet64 / (1024.0 * 1024):F0} MiB; "
+            + $"tcp {root.GetProperty("tcp").GetArrayLength()}, udp {root.GetProperty("udp").GetArrayLength()}, "
+            + $"dns {root.GetProperty("dns").GetArrayLength()}, http {root.GetProperty("http").GetArrayLength()}, http_ex {root.GetProperty("http_ex").GetArrayLength()}"
+    );
+}

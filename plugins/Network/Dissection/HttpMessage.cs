@@ -1,0 +1,302 @@
+using System.Globalization;
+
+namespace Microkernel.Plugins.Network.Dissection;
+
+/// <summary>
+/// HTTP request/response parsing with the acceptance rules of dpkt 1.8.7's <c>http</c> module
+/// as patched by httpreplay (a Content-Length body may be cut short).
+/// </summary>
+internal sealed class HttpMessage
+{
+    private static readonly HashSet<string> Methods =
+    [
+        "GET",
+        "PUT",
+        "ICY",
+        "COPY",
+        "HEAD",
+        "LOCK",
+        "MOVE",
+        "POLL",
+        "POST",
+        "BCOPY",
+        "BMOVE",
+        "MKCOL",
+        "TRACE",
+        "LABEL",
+        "MERGE",
+        "DELETE",
+        "SEARCH",
+        "UNLOCK",
+        "REPORT",
+        "UPDATE",
+        "NOTIFY",
+        "BDELETE",
+        "CONNECT",
+        "OPTIONS",
+        "CHECKIN",
+        "PROPFIND",
+        "CHECKOUT",
+        "CCM_POST",
+        "SUBSCRIBE",
+        "PROPPATCH",
+        "BPROPFIND",
+        "BPROPPATCH",
+        "UNCHECKOUT",
+        "MKACTIVITY",
+        "MKWORKSPACE",
+        "UNSUBSCRIBE",
+        "RPC_CONNECT",
+        "VERSION-CONTROL",
+        "BASELINE-CONTROL",
+    ];
+
+    public enum Outcome
+    {
+        /// <summary>The first line is not a request/status line: not HTTP at all.</summary>
+        NotHttp,
+
+        /// <summary>The first line parsed, headers or body did not (dpkt's UnpackError after the line).</summary>
+        Partial,
+        Complete,
+
+        /// <summary>A non-numeric Content-Length: dpkt raises ValueError, which Cuckoo does not expect.</summary>
+        Crash,
+    }
+
+    public string Method = "GET";
+    public byte[] Uri = [];
+    public byte[] Version = [];
+    public int Status;
+    public bool HeadersParsed;
+    public bool BodyParsed;
+
+    /// <summary>Header values by lower-case name; a repeated header keeps all values.</summary>
+    public Dictionary<string, List<byte[]>> Headers { get; } = new(StringComparer.Ordinal);
+    public byte[] Body = [];
+
+    public byte[]? Header(string lowerName) =>
+        Headers.TryGetValue(lowerName, out var values) && values.Count == 1 ? values[0] : null;
+
+    public bool HeaderRepeated(string lowerName) =>
+        Headers.TryGetValue(lowerName, out var values) && values.Count > 1;
+
+    /// <summary>Quick test run on every TCP payload before the full parse.</summary>
+    public static bool MayBeRequest(ReadOnlySpan<byte> data)
+    {
+        var start = 0;
+        while (start < data.Length && Text.IsPythonSpace(data[start]))
+        {
+            start++;
+        }
+        return start < data.Length && data[start] is >= (byte)'A' and <= (byte)'Z';
+    }
+
+    public static Outcome ParseRequest(ReadOnlySpan<byte> data, HttpMessage message)
+    {
+        var rest = data;
+        var line = Text.ReadLine(ref rest);
+        Span<Range> parts = stackalloc Range[4];
+        var stripped = Text.Strip(line);
+        var count = Text.Split(stripped, parts, int.MaxValue);
+        if (count < 2)
+        {
+            return Outcome.NotHttp;
+        }
+        var method = stripped[parts[0]];
+        if (method.Length > 20 || !Methods.Contains(Text.Latin1(method)))
+        {
+            return Outcome.NotHttp;
+        }
+        byte[] version;
+        if (count == 2)
+        {
+            version = "0.9"u8.ToArray();
+        }
+        else
+        {
+            var protocol = stripped[parts[2]];
+            if (!protocol.StartsWith("HTTP"u8))
+            {
+                return Outcome.NotHttp;
+            }
+            version = protocol.Length > 5 ? protocol[5..].ToArray() : [];
+        }
+        message.Method = Text.Latin1(method);
+        message.Uri = stripped[parts[1]].ToArray();
+        message.Version = version;
+        return ParseHeadersAndBody(rest, message);
+    }
+
+    public static Outcome ParseResponse(ReadOnlySpan<byte> data, HttpMessage message)
+    {
+        var rest = data;
+        var line = Text.ReadLine(ref rest);
+        Span<Range> parts = stackalloc Range[3];
+        var stripped = Text.Strip(line);
+        var count = Text.Split(stripped, parts, 3);
+        if (count < 2 || !stripped[parts[0]].StartsWith("HTTP"u8))
+        {
+            return Outcome.NotHttp;
+        }
+        var status = stripped[parts[1]];
+        foreach (var b in status)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return Outcome.NotHttp;
+            }
+        }
+        message.Status =
+            status.Length > 9
+                ? 0
+                : int.Parse(status, NumberStyles.None, CultureInfo.InvariantCulture);
+        return ParseHeadersAndBody(rest, message);
+    }
+
+    private static Outcome ParseHeadersAndBody(ReadOnlySpan<byte> rest, HttpMessage message)
+    {
+        var headers = new Dictionary<string, List<byte[]>>(StringComparer.Ordinal);
+        Span<Range> keyParts = stackalloc Range[2];
+        while (true)
+        {
+            if (rest.IsEmpty)
+            {
+                return Outcome.Partial; // premature end of headers
+            }
+            var line = Text.Strip(Text.ReadLine(ref rest));
+            if (line.IsEmpty)
+            {
+                break;
+            }
+            var colon = line.IndexOf((byte)':');
+            var key = colon < 0 ? line : line[..colon];
+            if (Text.Split(key, keyParts, int.MaxValue) != 1)
+            {
+                return Outcome.Partial; // invalid header
+            }
+            var value = colon < 0 ? [] : Text.LStrip(line[(colon + 1)..]);
+            var name = Text.Latin1(key).ToLowerInvariant();
+            if (!headers.TryGetValue(name, out var values))
+            {
+                headers[name] = values = [];
+            }
+            values.Add(value.ToArray());
+        }
+        foreach (var (name, values) in headers)
+        {
+            message.Headers[name] = values;
+        }
+        message.HeadersParsed = true;
+
+        if (
+            headers.TryGetValue("transfer-encoding", out var te)
+            && te.Count == 1
+            && Text.Latin1(te[0]).Equals("chunked", StringComparison.OrdinalIgnoreCase)
+        )
+        {
+            var body = ReadChunked(ref rest, out var ok);
+            if (!ok)
+            {
+                return Outcome.Partial;
+            }
+            message.Body = body;
+        }
+        else if (headers.TryGetValue("content-length", out var cl))
+        {
+            if (cl.Count != 1 || !TryParsePythonInt(cl[0], out var length))
+            {
+                return Outcome.Crash;
+            }
+            // Python's f.read(n) reads everything for a negative n.
+            var take = length < 0 ? rest.Length : (int)Math.Min(length, rest.Length);
+            message.Body = rest[..take].ToArray();
+        }
+        else if (headers.ContainsKey("content-type"))
+        {
+            message.Body = rest.ToArray();
+        }
+        message.BodyParsed = true;
+        return Outcome.Complete;
+    }
+
+    private static byte[] ReadChunked(ref ReadOnlySpan<byte> rest, out bool ok)
+    {
+        using var body = new MemoryStream();
+        while (true)
+        {
+            var lineSource = rest.Length > 128 ? rest[..128] : rest;
+            var newline = lineSource.IndexOf((byte)'\n');
+            var line = newline < 0 ? lineSource : lineSource[..(newline + 1)];
+            rest = rest[line.Length..];
+            if (line.IsEmpty)
+            {
+                ok = false;
+                return [];
+            }
+            if (line.SequenceEqual("\r\n"u8) || line.SequenceEqual("\n"u8))
+            {
+                continue;
+            }
+            if (!TryParseHex(Text.Strip(line), out var length))
+            {
+                ok = false;
+                return [];
+            }
+            var take = (int)Math.Min(length, rest.Length);
+            var chunk = rest[..take];
+            rest = rest[take..];
+            var suffixSource = rest.Length > 5 ? rest[..5] : rest;
+            var suffixEnd = suffixSource.IndexOf((byte)'\n');
+            var suffix = suffixEnd < 0 ? suffixSource : suffixSource[..(suffixEnd + 1)];
+            rest = rest[suffix.Length..];
+            if (!suffix.SequenceEqual("\r\n"u8))
+            {
+                ok = false;
+                return [];
+            }
+            if (length == 0)
+            {
+                ok = true;
+                return body.ToArray();
+            }
+            body.Write(chunk);
+        }
+    }
+
+    private static bool TryParseHex(ReadOnlySpan<byte> text, out long value)
+    {
+        value = 0;
+        if (text.IsEmpty || text.Length > 15)
+        {
+            return false;
+        }
+        foreach (var b in text)
+        {
+            var digit = b switch
+            {
+                >= (byte)'0' and <= (byte)'9' => b - '0',
+                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+                _ => -1,
+            };
+            if (digit < 0)
+            {
+                return false;
+            }
+            value = value * 16 + digit;
+        }
+        return true;
+    }
+
+    private static bool TryParsePythonInt(ReadOnlySpan<byte> text, out long value)
+    {
+        var s = Text.Strip(text);
+        return long.TryParse(
+            Text.Latin1(s),
+            NumberStyles.AllowLeadingSign,
+            CultureInfo.InvariantCulture,
+            out value
+        );
+    }
+}

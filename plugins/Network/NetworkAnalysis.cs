@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microkernel.Contracts;
+using Microkernel.Plugins.Network.Capture;
+using Microkernel.Plugins.Network.Dissection;
+using Microkernel.Plugins.Network.Output;
+using Microkernel.Plugins.Network.Streams;
+using Microsoft.Extensions.Logging;
+
+namespace Microkernel.Plugins.Network;
+
+/// <summary>
+/// Cuckoo 2.0's <c>NetworkAnalysis</c> (<c>network</c>, order 2): one streaming pass over
+/// <c>dump.pcap</c> (pcap or pcapng) that yields the dpkt-style results (hosts, domains, DNS,
+/// flows, ICMP, HTTP, SMTP, IRC, TLS, dead hosts) and the httpreplay-style exchanges
+/// (<c>http_ex</c>, <c>smtp_ex</c>), plus <c>pcap_sha256</c>. Memory stays bounded: packets
+/// are never held, TCP streams keep at most <c>max_stream_bytes</c> each.
+/// </summary>
+public sealed class NetworkAnalysis : Processing
+{
+    /// <inheritdoc />
+    public override string Key => "network";
+
+    /// <inheritdoc />
+    public override int Order => 2;
+
+    /// <inheritdoc />
+    public override async Task<object?> RunAsync(CancellationToken cancellationToken)
+    {
+        var settings = NetworkSettings.From(Options, Context.ConfDirectory);
+        var report = new NetworkReport();
+        report.Mitm.AddRange(ReadMitm(Path.Combine(AnalysisPath, "mitm.log")));
+
+        var pcapPath = PcapPath;
+        if (!File.Exists(pcapPath))
+        {
+            Logger.LogWarning("The PCAP file does not exist at path \"{Path}\".", pcapPath);
+            return Section(report);
+        }
+        if (new FileInfo(pcapPath).Length == 0)
+        {
+            Logger.LogError("The PCAP file at path \"{Path}\" is empty.", pcapPath);
+            return Section(report);
+        }
+
+        if (settings.SortPcap)
+        {
+            var sortedPath = Path.Combine(AnalysisPath, "dump_sorted.pcap");
+            try
+            {
+                if (PcapSorter.Sort(pcapPath, sortedPath, Context.ScratchPath, cancellationToken))
+                {
+                    report.SortedPcapSha256 = HashFile(sortedPath);
+                }
+                else
+                {
+                    Logger.LogWarning(
+                        "sort_pcap is not implemented yet; dissecting the unsorted {Path}.",
+                        pcapPath
+                    );
+                }
+            }
+            catch (IOException ex)
+            {
+                Logger.LogWarning("Sorting {Path} failed: {Message}", pcapPath, ex.Message);
+            }
+        }
+
+        await Task.Run(
+                () => Dissect(pcapPath, settings, report, cancellationToken),
+                cancellationToken
+            )
+            .ConfigureAwait(false);
+        if (
+            report.SortedPcapSha256 is null
+            && File.Exists(Path.Combine(AnalysisPath, "dump_sorted.pcap"))
+            && settings.SortPcap
+        )
+        {
+            report.SortedPcapSha256 = HashFile(Path.Combine(AnalysisPath, "dump_sorted.pcap"));
+        }
+        if (settings.ResolveDns && report.Dissector is not null)
+        {
+            report.ResolvedDomains = await DomainResolver
+                .ResolveAsync(
+                    report.Dissector.Domains,
+                    settings.ResolveDnsTimeout,
+                    settings.ResolveDnsBudget,
+                    Logger,
+                    cancellationToken
+                )
+                .ConfigureAwait(false);
+        }
+        return Section(report);
+    }
+
+    private void Dissect(
+        string pcapPath,
+        NetworkSettings settings,
+        NetworkReport report,
+        CancellationToken cancellationToken
+    )
+    {
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var stream = new FileStream(
+            pcapPath,
+            FileMode.Open,
+            FileAccess.Read,
+            FileShare.Read,
+            1,
+            FileOptions.SequentialScan
+        );
+        using var reader = new CaptureReader(stream, Path.GetFileName(pcapPath), sha256.AppendData);
+        var exchanges = new ApplicationExchanges(Path.Combine(AnalysisPath, "network"));
+        report.Exchanges = exchanges;
+        if (!reader.Open())
+        {
+            report.Errors.Add(reader.Error!);
+            Logger.LogError("Unable to read PCAP file: {Error}", reader.Error);
+            reader.DrainToObserver();
+            report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+            return;
+        }
+        var dissector = new CuckooDissector(settings.Dissector);
+        report.Dissector = dissector;
+        var conversations = new TcpConversations(
+            settings.MaxStreamBytes,
+            exchanges.OnPair,
+            dissector.Notes.Add
+        );
+        var packets = 0L;
+        while (reader.TryReadNext(out var timestamp, out var recordOffset, out var frame))
+        {
+            if ((++packets & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var result = PacketDecoder.Decode(reader.LinkType, frame, out var packet);
+            dissector.Process(result, ref packet, timestamp, recordOffset, reader.Position);
+            if (
+                result == DecodeResult.Ip
+                && packet.HasTransport
+                && packet.Protocol == PacketDecoder.Tcp
+            )
+            {
+                conversations.Process(timestamp, packet);
+            }
+        }
+        conversations.Finish();
+        if (reader.Error is not null)
+        {
+            report.Errors.Add(reader.Error);
+            Logger.LogError(
+                "{Error}; kept the {Count} packets read before it.",
+                reader.Error,
+                packets
+            );
+            reader.DrainToObserver();
+        }
+        if (dissector.AbortedPackets > 0)
+        {
+            Logger.LogWarning(
+                "{Count} packets could not be dissected (Cuckoo logs an exception for each).",
+                dissector.AbortedPackets
+            );
+        }
+        report.Errors.AddRange(dissector.Notes);
+        report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+    }
+
+    private JsonSection Section(NetworkReport report)
+    {
+        var path = Path.Combine(Context.ScratchPath, $"network-{Guid.NewGuid():N}.json");
+        using (
+            var output = new FileStream(
+                path,
+                FileMode.Create,
+                FileAccess.Write,
+                FileShare.None,
+                1 << 16
+            )
+        )
+        {
+            NetworkReportWriter.Write(output, report);
+        }
+        return JsonSection.FromFile(path);
+    }
+
+    private static string HashFile(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    /// <summary>Cuckoo's mitm.log: one JSON document per line, other lines kept as text.</summary>
+    private static IEnumerable<string> ReadMitm(string path)
+    {
+        if (!File.Exists(path))
+        {
+            yield break;
+        }
+        foreach (var line in File.ReadLines(path, System.Text.Encoding.Latin1))
+        {
+            string json;
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                json = document.RootElement.GetRawText();
+            }
+            catch (JsonException)
+            {
+                json = JsonSerializer.Serialize(line + "\n", MitmJsonContext.Default.String);
+            }
+            yield return json;
+        }
+    }
+}
