@@ -58,8 +58,9 @@ internal sealed class InProcessPluginSession
                 config =>
                 {
                     config.PreferSharedTypes = false;
-                    // In-memory images keep no file handle, so a deploy can replace the files.
-                    config.LoadInMemory = true;
+                    // Mapped from disk (cheaper than copying into memory): the daemon loads from
+                    // immutable snapshots, so nothing overwrites a loaded file.
+                    config.LoadInMemory = false;
                 }
             );
             var assembly = loader.LoadDefaultAssembly();
