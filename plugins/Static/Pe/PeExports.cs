@@ -124,20 +124,12 @@ public static class PeExports
         return exports;
     }
 
-    private static bool IsValidExportName(ReadOnlySpan<byte> name)
-    {
-        foreach (var c in name)
-        {
-            if (
-                !(
-                    char.IsAsciiLetterOrDigit((char)c)
-                    || "!\"#$%&'()*+,-./:<>?[\\]^_`{|}~@".Contains((char)c)
-                )
-            )
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    // pefile's relaxed is_valid_function_name alphabet.
+    private static readonly System.Buffers.SearchValues<byte> ExportNameBytes =
+        System.Buffers.SearchValues.Create(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"#$%&'()*+,-./:<>?[\\]^_`{|}~@"u8
+        );
+
+    private static bool IsValidExportName(ReadOnlySpan<byte> name) =>
+        name.IndexOfAnyExcept(ExportNameBytes) < 0;
 }
