@@ -1,0 +1,87 @@
+using System.Text.Json;
+using Microkernel.Contracts;
+using Microkernel.TestSupport;
+
+namespace Microkernel.Plugins.TargetInfo.Tests;
+
+/// <summary>target.file against Cuckoo 2.0.7's own File getters on the shared PE fixtures.</summary>
+public sealed class TargetInfoConformanceTests
+{
+    public static TheoryData<string> Fixtures() =>
+        new()
+        {
+            "apphost-x64.exe",
+            "apphost-x86.exe",
+            "clam-mew.exe",
+            "clam-upack.exe",
+            "clam-upx.exe",
+            "icardres.dll",
+            "mingw-app-x64.exe",
+            "mingw-app-x86.exe",
+            "mingw-lib-x64.dll",
+            "mingw-lib-x86.dll",
+        };
+
+    [SkippableTheory]
+    [MemberData(nameof(Fixtures))]
+    public async Task Every_field_Cuckoo_reports_is_identical(string fixture)
+    {
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var analysis = TempDirectory.Create();
+        File.Copy(Path.Combine(fixtures, "pe", fixture), analysis.Combine("binary"));
+        using var expected = JsonDocument.Parse(
+            await File.ReadAllTextAsync(
+                Path.Combine(
+                    fixtures,
+                    "pe",
+                    "expected",
+                    Path.GetFileNameWithoutExtension(fixture) + ".target.json"
+                )
+            )
+        );
+
+        using var result = await ModuleHarness.RunAsync(
+            new TargetInfo(),
+            analysis.Path,
+            task: new TaskInfo
+            {
+                Id = 1,
+                Category = "file",
+                Target = "/tmp/submitted/" + fixture,
+            }
+        );
+
+        var file = result!.RootElement.GetProperty("file");
+        Assert.Equal("file", result.RootElement.GetProperty("category").GetString());
+        Assert.Equal(fixture, file.GetProperty("name").GetString());
+        Assert.Equal(analysis.Combine("binary"), file.GetProperty("path").GetString());
+        foreach (var property in expected.RootElement.EnumerateObject())
+        {
+            Assert.True(
+                JsonElement.DeepEquals(property.Value, file.GetProperty(property.Name)),
+                $"{fixture}: {property.Name} is {file.GetProperty(property.Name)}, Cuckoo says {property.Value}"
+            );
+        }
+        Assert.Equal(JsonValueKind.Array, file.GetProperty("yara").ValueKind);
+        Assert.Equal(JsonValueKind.Array, file.GetProperty("urls").ValueKind);
+    }
+
+    [SkippableFact]
+    public async Task The_mingw_app_url_is_extracted()
+    {
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var analysis = TempDirectory.Create();
+        File.Copy(Path.Combine(fixtures, "pe", "mingw-app-x86.exe"), analysis.Combine("binary"));
+
+        using var result = await ModuleHarness.RunAsync(new TargetInfo(), analysis.Path);
+
+        var urls = result!
+            .RootElement.GetProperty("file")
+            .GetProperty("urls")
+            .EnumerateArray()
+            .Select(u => u.GetString())
+            .ToList();
+        Assert.NotEmpty(urls);
+        Assert.All(urls, u => Assert.StartsWith("http", u, StringComparison.Ordinal));
+    }
+}
