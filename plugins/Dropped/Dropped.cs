@@ -47,21 +47,19 @@ public sealed class Dropped : Processing
         }
         if (files.Count > maxFiles)
         {
-            Logger.LogWarning(
-                "{Count} dropped files found; only the first {Max} are described (max_files)",
-                files.Count,
-                maxFiles
+            Problem(
+                $"{DroppedPath}: {files.Count} dropped files found; only the first {maxFiles} are described (max_files)"
             );
             files = files.Take(maxFiles).ToList();
         }
-        using var describer = new FileDescriber(message => Logger.LogWarning("{Problem}", message));
+        using var describer = new FileDescriber(Problem);
         var dropped = new List<Dictionary<string, object?>>();
         foreach (var file in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!IsInside(root, file, out var reason))
             {
-                Logger.LogWarning("Dropped file {Path} refused: {Reason}", file, reason);
+                Problem($"{file}: dropped file refused: {reason}");
                 continue;
             }
             try
@@ -76,11 +74,11 @@ public sealed class Dropped : Processing
             }
             catch (IOException e)
             {
-                Logger.LogWarning("Dropped file {Path} cannot be read: {Error}", file, e.Message);
+                Problem($"{file}: dropped file cannot be read: {e.Message}");
             }
             catch (UnauthorizedAccessException e)
             {
-                Logger.LogWarning("Dropped file {Path} cannot be read: {Error}", file, e.Message);
+                Problem($"{file}: dropped file cannot be read: {e.Message}");
             }
         }
         // Cuckoo stores nothing for an empty list.
@@ -88,6 +86,13 @@ public sealed class Dropped : Processing
     }
 
     private sealed record Meta(List<long> Pids, string? FilePath);
+
+    /// <summary>A skipped file or line: logged, and listed in debug.errors by the host.</summary>
+    private void Problem(string message)
+    {
+        Logger.LogWarning("{Problem}", message);
+        Context.ReportError(message);
+    }
 
     private Dictionary<string, Meta> ReadMeta(string root)
     {
@@ -115,22 +120,15 @@ public sealed class Dropped : Processing
                     || relative.Split('/', '\\').Contains("..")
                 )
                 {
-                    Logger.LogWarning(
-                        "files.json line {Line}: path {Path} leaves the analysis folder; refused",
-                        number,
-                        relative
+                    Problem(
+                        $"{DroppedMetaPath}:{number}: path {relative} leaves the analysis folder; refused"
                     );
                     continue;
                 }
                 var full = Path.GetFullPath(Path.Combine(root, relative));
                 if (!IsInside(root, full, out var reason))
                 {
-                    Logger.LogWarning(
-                        "files.json line {Line}: path {Path} refused: {Reason}",
-                        number,
-                        relative,
-                        reason
-                    );
+                    Problem($"{DroppedMetaPath}:{number}: path {relative} refused: {reason}");
                     continue;
                 }
                 var pids = new List<long>();
@@ -161,11 +159,7 @@ public sealed class Dropped : Processing
                             or FormatException
                 )
             {
-                Logger.LogWarning(
-                    "files.json line {Line} is malformed and skipped: {Error}",
-                    number,
-                    e.Message
-                );
+                Problem($"{DroppedMetaPath}:{number}: malformed line skipped: {e.Message}");
             }
         }
         return meta;

@@ -54,10 +54,21 @@ public sealed class DroppedTests
             ]
         );
 
-        using var result = await ModuleHarness.RunAsync(new Dropped(), analysis.Path);
+        var errors = new List<string>();
+        using var result = await ModuleHarness.RunAsync(
+            new Dropped(),
+            analysis.Path,
+            errors: errors
+        );
 
         var files = result!.RootElement.EnumerateArray().ToList();
         Assert.Equal(2, files.Count);
+        var error = Assert.Single(errors);
+        Assert.StartsWith(
+            analysis.Combine("files.json") + ":2: malformed line skipped",
+            error,
+            StringComparison.Ordinal
+        );
         Assert.Equal("C:\\a.txt", files[0].GetProperty("filepath").GetString());
         Assert.Equal(
             [1L, 2L],
