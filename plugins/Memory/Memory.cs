@@ -117,7 +117,11 @@ public sealed class Memory : Processing
                         conf.Grace,
                         conf.MaxRowBytes,
                         conf.MaxOutputBytes,
-                        row => mapper.Map(row, sink),
+                        row =>
+                        {
+                            mapper.Map(row, sink);
+                            sink.FlushIfFull();
+                        },
                         cancellationToken
                     )
                     .ConfigureAwait(false);

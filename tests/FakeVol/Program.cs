@@ -128,34 +128,31 @@ static string Text(JsonElement step, string name) =>
 
 static void Write(Stream stream, string text) => stream.Write(Encoding.UTF8.GetBytes(text));
 
-// pslist rows as Volatility 3's JSON renderer prints them (indent 2), repeated with rising pids.
+// pslist rows as Volatility 3's JSON renderer prints them (indent 2). One 1 MiB block of rows is
+// built once and written repeatedly, so the stand-in produces output far faster than any reader.
 static void WriteHuge(Stream stream, double megabytes)
 {
     var limit = (long)(megabytes * 1024 * 1024);
-    var buffer = new MemoryStream(1 << 20);
-    long written = 0;
-    var pid = 1000;
-    buffer.Write("[\n"u8);
-    while (written + buffer.Length < limit)
+    var block = new MemoryStream(1 << 20);
+    for (var pid = 1000; block.Length < (1 << 20); pid++)
     {
-        if (pid > 1000)
-        {
-            buffer.Write(",\n"u8);
-        }
-        buffer.Write(
+        block.Write(
             Encoding.UTF8.GetBytes(
-                $"  {{\n    \"CreateTime\": \"2024-03-01T10:15:{pid % 60:00}+00:00\",\n    \"ExitTime\": null,\n    \"File output\": \"Disabled\",\n    \"Handles\": {pid % 700},\n    \"ImageFileName\": \"svchost.exe\",\n    \"Offset(V)\": {0xfa8000000000L + pid * 0x100},\n    \"PID\": {pid},\n    \"PPID\": 512,\n    \"SessionId\": 0,\n    \"Threads\": {pid % 40},\n    \"Wow64\": false,\n    \"__children\": []\n  }}"
+                $",\n  {{\n    \"CreateTime\": \"2024-03-01T10:15:{pid % 60:00}+00:00\",\n    \"ExitTime\": null,\n    \"File output\": \"Disabled\",\n    \"Handles\": {pid % 700},\n    \"ImageFileName\": \"svchost.exe\",\n    \"Offset(V)\": {0xfa8000000000L + pid * 0x100},\n    \"PID\": {pid},\n    \"PPID\": 512,\n    \"SessionId\": 0,\n    \"Threads\": {pid % 40},\n    \"Wow64\": false,\n    \"__children\": []\n  }}"
             )
         );
-        pid++;
-        if (buffer.Length >= 1 << 20)
-        {
-            written += buffer.Length;
-            stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-            buffer.SetLength(0);
-        }
     }
-    buffer.Write("\n]\n"u8);
-    stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+    var bytes = block.ToArray();
+    // The first row of the first block has no leading comma.
+    stream.Write(
+        "[\n  {\"PID\": 4, \"PPID\": 0, \"ImageFileName\": \"System\", \"Threads\": 80, \"__children\": []}"u8
+    );
+    long written = 0;
+    while (written + bytes.Length <= limit)
+    {
+        stream.Write(bytes);
+        written += bytes.Length;
+    }
+    stream.Write("\n]\n"u8);
     stream.Flush();
 }

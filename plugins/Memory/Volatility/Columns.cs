@@ -24,6 +24,27 @@ internal static class Columns
         return false;
     }
 
+    /// <summary>Column names as UTF-8, so lookups skip transcoding on every row.</summary>
+    public static byte[][] Utf8(string[] columns) =>
+        [.. columns.Select(c => System.Text.Encoding.UTF8.GetBytes(c))];
+
+    /// <summary>The first of <paramref name="columns"/> (UTF-8) that the row has and that is not null.</summary>
+    public static bool TryGetAny(JsonElement row, out JsonElement value, byte[][] columns)
+    {
+        if (row.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var column in columns)
+            {
+                if (row.TryGetProperty(column, out value) && value.ValueKind != JsonValueKind.Null)
+                {
+                    return true;
+                }
+            }
+        }
+        value = default;
+        return false;
+    }
+
     /// <summary>The first of <paramref name="columns"/> that the row has and that is not null.</summary>
     public static bool TryGetAny(JsonElement row, out JsonElement value, params string[] columns)
     {
@@ -38,12 +59,14 @@ internal static class Columns
         return false;
     }
 
-    public static long? Integer(JsonElement row, params string[] columns)
+    public static long? Integer(JsonElement row, params string[] columns) =>
+        TryGetAny(row, out var value, columns) ? Integer(value) : null;
+
+    public static long? Integer(JsonElement row, byte[][] columns) =>
+        TryGetAny(row, out var value, columns) ? Integer(value) : null;
+
+    public static long? Integer(JsonElement value)
     {
-        if (!TryGetAny(row, out var value, columns))
-        {
-            return null;
-        }
         return value.ValueKind switch
         {
             JsonValueKind.Number when value.TryGetInt64(out var n) => n,
@@ -55,12 +78,11 @@ internal static class Columns
         };
     }
 
-    public static string? Text(JsonElement row, params string[] columns)
+    public static string? Text(JsonElement row, params string[] columns) =>
+        TryGetAny(row, out var value, columns) ? Text(value) : null;
+
+    public static string? Text(JsonElement value)
     {
-        if (!TryGetAny(row, out var value, columns))
-        {
-            return null;
-        }
         return value.ValueKind switch
         {
             JsonValueKind.String => value.GetString(),
@@ -72,12 +94,11 @@ internal static class Columns
         };
     }
 
-    public static bool? Boolean(JsonElement row, params string[] columns)
+    public static bool? Boolean(JsonElement row, byte[][] columns) =>
+        TryGetAny(row, out var value, columns) ? Boolean(value) : null;
+
+    public static bool? Boolean(JsonElement value)
     {
-        if (!TryGetAny(row, out var value, columns))
-        {
-            return null;
-        }
         return value.ValueKind switch
         {
             JsonValueKind.True => true,
@@ -89,12 +110,14 @@ internal static class Columns
     }
 
     /// <summary>Python's <c>"{0:#x}"</c>, or <c>"0x%0Nx"</c> with <paramref name="digits"/>.</summary>
-    public static string? Hex(JsonElement row, int digits, params string[] columns)
+    public static string? Hex(JsonElement row, int digits, params string[] columns) =>
+        TryGetAny(row, out var value, columns) ? Hex(value, digits) : null;
+
+    public static string? Hex(JsonElement row, int digits, byte[][] columns) =>
+        TryGetAny(row, out var value, columns) ? Hex(value, digits) : null;
+
+    public static string? Hex(JsonElement value, int digits)
     {
-        if (!TryGetAny(row, out var value, columns))
-        {
-            return null;
-        }
         if (value.ValueKind == JsonValueKind.String)
         {
             var text = value.GetString();
@@ -123,9 +146,19 @@ internal static class Columns
     /// Volatility 2's time text (<c>2016-08-25 22:44:59 UTC+0000</c>), which Cuckoo stored via
     /// <c>str()</c>; Volatility 3 writes ISO 8601. Unparsable text is kept as it is.
     /// </summary>
-    public static string? Time(JsonElement row, params string[] columns)
+    public static string? Time(JsonElement row, byte[][] columns)
     {
-        var text = Text(row, columns);
+        if (!TryGetAny(row, out var value, columns))
+        {
+            return null;
+        }
+        // The renderer's isoformat() is what the fast ISO 8601 path reads.
+        if (value.ValueKind == JsonValueKind.String && value.TryGetDateTimeOffset(out var iso))
+        {
+            return iso.ToUniversalTime()
+                .ToString("yyyy-MM-dd HH:mm:ss 'UTC+0000'", CultureInfo.InvariantCulture);
+        }
+        var text = Text(value);
         if (text is null)
         {
             return null;
@@ -140,6 +173,51 @@ internal static class Columns
                 .ToString("yyyy-MM-dd HH:mm:ss 'UTC+0000'", CultureInfo.InvariantCulture)
             : text;
     }
+
+    /// <summary>Writes <see cref="Time(JsonElement, byte[][])"/>'s text without allocating for ISO 8601 input.</summary>
+    public static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String && value.TryGetDateTimeOffset(out var iso))
+        {
+            var utc = iso.UtcDateTime;
+            Span<byte> text = stackalloc byte[28];
+            Digits(text[..4], utc.Year);
+            text[4] = (byte)'-';
+            Digits(text.Slice(5, 2), utc.Month);
+            text[7] = (byte)'-';
+            Digits(text.Slice(8, 2), utc.Day);
+            text[10] = (byte)' ';
+            Digits(text.Slice(11, 2), utc.Hour);
+            text[13] = (byte)':';
+            Digits(text.Slice(14, 2), utc.Minute);
+            text[16] = (byte)':';
+            Digits(text.Slice(17, 2), utc.Second);
+            " UTC+0000"u8.CopyTo(text[19..]);
+            writer.WriteString(name, text);
+            return;
+        }
+        writer.WriteString(name, Text(value) is { } raw ? Time(raw) : "");
+    }
+
+    private static void Digits(Span<byte> target, int value)
+    {
+        for (var i = target.Length - 1; i >= 0; i--)
+        {
+            target[i] = (byte)('0' + (value % 10));
+            value /= 10;
+        }
+    }
+
+    private static string Time(string text) =>
+        DateTimeOffset.TryParse(
+            text,
+            CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal,
+            out var time
+        )
+            ? time.ToUniversalTime()
+                .ToString("yyyy-MM-dd HH:mm:ss 'UTC+0000'", CultureInfo.InvariantCulture)
+            : text;
 
     private static string FormatHex(long value, int digits) =>
         value < 0

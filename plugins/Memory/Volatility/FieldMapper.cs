@@ -1,127 +1,278 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
 
-/// <summary>One output field of a Cuckoo row, computed from a Volatility 3 row.</summary>
-internal sealed record Field(string Name, Action<Utf8JsonWriter, string, JsonElement> Write)
+/// <summary>
+/// One row's cells, enumerated once. Volatility prints every row of a plugin with the same
+/// columns in the same order, so each lookup first tries the position where it found its column
+/// in the previous row: one name comparison instead of a scan over every cell.
+/// </summary>
+internal sealed class RowView
 {
-    public static Field Int(string name, params string[] columns) =>
-        new(name, (w, n, row) => WriteNullable(w, n, Columns.Integer(row, columns)));
+    private readonly Dictionary<byte[][], int> _hints = new(ReferenceEqualityComparer.Instance);
+    private JsonProperty[] _cells = new JsonProperty[32];
+    private int _count;
 
-    /// <summary>Python <c>str(int)</c>: decimal text, or null when the cell is absent.</summary>
-    public static Field IntText(string name, params string[] columns) =>
-        new(
+    public void Load(JsonElement row)
+    {
+        _count = 0;
+        if (row.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+        foreach (var cell in row.EnumerateObject())
+        {
+            if (_count == _cells.Length)
+            {
+                Array.Resize(ref _cells, _cells.Length * 2);
+            }
+            _cells[_count++] = cell;
+        }
+    }
+
+    /// <summary>The first of <paramref name="columns"/> (UTF-8) present in the row, if not null.</summary>
+    public bool TryGet(byte[][] columns, out JsonElement value)
+    {
+        if (_hints.TryGetValue(columns, out var hint) && hint < _count)
+        {
+            foreach (var column in columns)
+            {
+                if (_cells[hint].NameEquals(column))
+                {
+                    value = _cells[hint].Value;
+                    return value.ValueKind != JsonValueKind.Null;
+                }
+            }
+        }
+        foreach (var column in columns)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                if (_cells[i].NameEquals(column))
+                {
+                    _hints[columns] = i;
+                    value = _cells[i].Value;
+                    if (value.ValueKind != JsonValueKind.Null)
+                    {
+                        return true;
+                    }
+                    break;
+                }
+            }
+        }
+        value = default;
+        return false;
+    }
+}
+
+/// <summary>One output field of a Cuckoo row, computed from a Volatility 3 row.</summary>
+/// <remarks>Names are pre-encoded and columns pre-transcoded: this runs once per cell of outputs that reach hundreds of MB.</remarks>
+internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText, RowView> write)
+{
+    public JsonEncodedText Name { get; } = JsonEncodedText.Encode(name);
+
+    public void Write(Utf8JsonWriter writer, RowView row) => write(writer, Name, row);
+
+    public static Field Int(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
             name,
             (w, n, row) =>
             {
-                var value = Columns.Integer(row, columns);
-                if (value is null)
+                if (row.TryGet(utf8, out var cell) && Columns.Integer(cell) is { } value)
                 {
-                    w.WriteNull(n);
+                    w.WriteNumber(n, value);
                 }
                 else
                 {
-                    w.WriteString(
-                        n,
-                        value.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                    );
+                    w.WriteNull(n);
                 }
             }
         );
+    }
 
-    public static Field Text(string name, params string[] columns) =>
-        new(name, (w, n, row) => WriteNullable(w, n, Columns.Text(row, columns)));
-
-    /// <summary>Text with a fallback for absent cells, like Cuckoo's <c>str(x or "")</c>.</summary>
-    public static Field TextOr(string name, string fallback, params string[] columns) =>
-        new(
+    /// <summary>Python <c>str(int)</c>: decimal text, or null when the cell is absent.</summary>
+    public static Field IntText(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
             name,
             (w, n, row) =>
-                w.WriteString(n, Columns.Text(row, columns) is { Length: > 0 } t ? t : fallback)
+            {
+                if (row.TryGet(utf8, out var cell) && Columns.Integer(cell) is { } value)
+                {
+                    Span<char> text = stackalloc char[24];
+                    value.TryFormat(text, out var length, default, CultureInfo.InvariantCulture);
+                    w.WriteString(n, text[..length]);
+                }
+                else
+                {
+                    w.WriteNull(n);
+                }
+            }
         );
+    }
+
+    public static Field Text(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
+            name,
+            (w, n, row) =>
+            {
+                if (!row.TryGet(utf8, out var value))
+                {
+                    w.WriteNull(n);
+                }
+                else if (value.ValueKind == JsonValueKind.String)
+                {
+                    // Copies the string without materialising it.
+                    w.WritePropertyName(n);
+                    value.WriteTo(w);
+                }
+                else
+                {
+                    w.WriteString(n, Columns.Text(value));
+                }
+            }
+        );
+    }
+
+    /// <summary>Text with a fallback for absent or empty cells, like Cuckoo's <c>str(x or "")</c>.</summary>
+    public static Field TextOr(string name, string fallback, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
+            name,
+            (w, n, row) =>
+            {
+                if (!row.TryGet(utf8, out var value) || value.ValueEquals(ReadOnlySpan<byte>.Empty))
+                {
+                    w.WriteString(n, fallback);
+                }
+                else if (value.ValueKind == JsonValueKind.String)
+                {
+                    w.WritePropertyName(n);
+                    value.WriteTo(w);
+                }
+                else
+                {
+                    w.WriteString(n, Columns.Text(value));
+                }
+            }
+        );
+    }
 
     public static Field Hex(string name, params string[] columns) => HexDigits(name, 0, columns);
 
-    public static Field HexDigits(string name, int digits, params string[] columns) =>
-        new(name, (w, n, row) => WriteNullable(w, n, Columns.Hex(row, digits, columns)));
-
-    public static Field Bool(string name, params string[] columns) =>
-        new(
+    public static Field HexDigits(string name, int digits, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
             name,
             (w, n, row) =>
             {
-                var value = Columns.Boolean(row, columns);
-                if (value is null)
+                if (row.TryGet(utf8, out var cell) && Columns.Hex(cell, digits) is { } text)
                 {
-                    w.WriteNull(n);
+                    w.WriteString(n, text);
                 }
                 else
                 {
-                    w.WriteBoolean(n, value.Value);
+                    w.WriteNull(n);
                 }
             }
         );
+    }
 
-    /// <summary>Python <c>str(bool)</c>: "True" / "False".</summary>
-    public static Field BoolText(string name, params string[] columns) =>
-        new(
+    public static Field Bool(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
             name,
             (w, n, row) =>
-                w.WriteString(n, Columns.Boolean(row, columns) == true ? "True" : "False")
+            {
+                if (row.TryGet(utf8, out var cell) && Columns.Boolean(cell) is { } value)
+                {
+                    w.WriteBoolean(n, value);
+                }
+                else
+                {
+                    w.WriteNull(n);
+                }
+            }
         );
+    }
 
-    public static Field TimeOrEmpty(string name, params string[] columns) =>
-        new(name, (w, n, row) => w.WriteString(n, Columns.Time(row, columns) ?? ""));
+    /// <summary>Python <c>str(bool)</c>: "True" / "False".</summary>
+    public static Field BoolText(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
+            name,
+            (w, n, row) =>
+                w.WriteString(
+                    n,
+                    row.TryGet(utf8, out var cell) && Columns.Boolean(cell) == true
+                        ? "True"
+                        : "False"
+                )
+        );
+    }
+
+    public static Field TimeOrEmpty(string name, params string[] columns)
+    {
+        var utf8 = Columns.Utf8(columns);
+        return new(
+            name,
+            (w, n, row) =>
+            {
+                if (row.TryGet(utf8, out var cell))
+                {
+                    Columns.WriteTime(w, n, cell);
+                }
+                else
+                {
+                    w.WriteString(n, "");
+                }
+            }
+        );
+    }
 
     public static Field Constant(string name, string value) =>
         new(name, (w, n, _) => w.WriteString(n, value));
-
-    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
-    }
-
-    private static void WriteNullable(Utf8JsonWriter w, string name, long? value)
-    {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteNumber(name, value.Value);
-        }
-    }
 }
 
 /// <summary>A flat row-for-row mapping: each Volatility row becomes one Cuckoo row.</summary>
 internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> fields) : RowMapper
 {
+    private readonly byte[][] _processIdColumns = Columns.Utf8(processIdColumns);
+
     protected IReadOnlyList<Field> Fields => fields;
+
+    protected byte[][] ProcessIdColumns => _processIdColumns;
+
+    protected RowView View { get; } = new();
 
     public override void Map(JsonElement row, RowSink sink)
     {
-        if (!sink.Accept(Columns.Integer(row, processIdColumns)))
+        View.Load(row);
+        if (!sink.Accept(View.TryGet(_processIdColumns, out var pid) ? Columns.Integer(pid) : null))
         {
             return;
         }
         WriteRow(row, sink);
     }
 
+    /// <summary>Writes <paramref name="row"/>, already loaded into <see cref="View"/>.</summary>
     protected virtual void WriteRow(JsonElement row, RowSink sink)
     {
         var writer = sink.Writer;
         writer.WriteStartObject();
         foreach (var field in fields)
         {
-            field.Write(writer, field.Name, row);
+            field.Write(writer, View);
         }
         writer.WriteEndObject();
     }
@@ -134,15 +285,13 @@ internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> field
 internal sealed class TreeMapper(string[] processIdColumns, IReadOnlyList<Field> fields)
     : FieldMapper(processIdColumns, fields)
 {
-    private readonly string[] _processIdColumns = processIdColumns;
-
     protected override void WriteRow(JsonElement row, RowSink sink)
     {
         var writer = sink.Writer;
         writer.WriteStartObject();
         foreach (var field in Fields)
         {
-            field.Write(writer, field.Name, row);
+            field.Write(writer, View);
         }
         writer.WriteStartArray("children");
         if (
@@ -152,7 +301,12 @@ internal sealed class TreeMapper(string[] processIdColumns, IReadOnlyList<Field>
         {
             foreach (var child in children.EnumerateArray())
             {
-                if (sink.Accept(Columns.Integer(child, _processIdColumns)))
+                View.Load(child);
+                if (
+                    sink.Accept(
+                        View.TryGet(ProcessIdColumns, out var pid) ? Columns.Integer(pid) : null
+                    )
+                )
                 {
                     WriteRow(child, sink);
                 }

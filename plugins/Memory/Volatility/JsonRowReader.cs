@@ -117,8 +117,15 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
                     seenStart = true;
                 }
 
-                var reader = new Utf8JsonReader(buffer.AsSpan(start, end - start), eof, state);
-                var consumed = ReadRows(ref reader, onRow, bufferOffset + start, ref finished);
+                var window = buffer.AsMemory(start, end - start);
+                var reader = new Utf8JsonReader(window.Span, eof, state);
+                var consumed = ReadRows(
+                    ref reader,
+                    window,
+                    onRow,
+                    bufferOffset + start,
+                    ref finished
+                );
                 start += consumed.Bytes;
                 state = consumed.State;
                 if (!finished)
@@ -144,6 +151,7 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
 
     private (int Bytes, JsonReaderState State) ReadRows(
         ref Utf8JsonReader reader,
+        ReadOnlyMemory<byte> window,
         Action<JsonElement> onRow,
         long absoluteStart,
         ref bool finished
@@ -175,14 +183,21 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
                         return ((int)reader.BytesConsumed, reader.CurrentState);
                     case JsonTokenType.StartObject
                     or JsonTokenType.StartArray when reader.CurrentDepth == 1:
+                        // Find the row's end in one fast pass, then parse just those bytes in
+                        // place (no copy: the row is handed over before the buffer is reused).
+                        var rowStart = (int)reader.TokenStartIndex;
                         var probe = reader;
-                        if (!JsonDocument.TryParseValue(ref probe, out var document))
+                        if (!probe.TrySkip())
                         {
                             // The row is not complete yet: resume before its first byte.
                             return (before, beforeState);
                         }
                         reader = probe;
-                        using (document)
+                        using (
+                            var document = JsonDocument.Parse(
+                                window[rowStart..(int)reader.BytesConsumed]
+                            )
+                        )
                         {
                             Rows++;
                             onRow(document.RootElement);

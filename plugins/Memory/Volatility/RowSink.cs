@@ -8,7 +8,21 @@ namespace Microkernel.Plugins.Memory.Volatility;
 /// </summary>
 internal sealed class RowSink(Utf8JsonWriter writer, Func<long?, bool> keep)
 {
+    private const int FlushThreshold = 1 << 16;
+
     public Utf8JsonWriter Writer { get; } = writer;
+
+    /// <summary>
+    /// Utf8JsonWriter buffers everything until flushed: flushing every 64 KiB keeps the section's
+    /// memory bounded however many rows a plugin prints.
+    /// </summary>
+    public void FlushIfFull()
+    {
+        if (Writer.BytesPending >= FlushThreshold)
+        {
+            Writer.Flush();
+        }
+    }
 
     public long Rows { get; private set; }
 
