@@ -35,6 +35,7 @@ internal sealed class VirusTotalClient : IAsyncDisposable
     private readonly VirusTotalSettings _settings;
     private readonly ServiceProvider _services;
     private readonly RateLimiter? _limiter;
+    private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
     public VirusTotalClient(VirusTotalSettings settings)
     {
@@ -73,34 +74,46 @@ internal sealed class VirusTotalClient : IAsyncDisposable
                     UseProxy = true,
                 }
             )
-            .RedactLoggedHeaders(["x-apikey"])
-            .AddResilienceHandler(
-                "virustotal",
-                builder =>
+            // No rotation timer: the container lives for one RunAsync, and a pending handler-expiry
+            // timer would keep the plugin's load context alive after it.
+            .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
+            .RedactLoggedHeaders(["x-apikey"]);
+        // The resilience pipeline wraps SendAsync instead of sitting in the factory's handler chain
+        // (AddResilienceHandler, or any DelegatingHandler of this plugin): measured with the host,
+        // a plugin-defined handler in the chain kept the plugin's load context from unloading.
+        _pipeline = BuildPipeline(settings, _limiter);
+        _services = services.BuildServiceProvider();
+    }
+
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(
+        VirusTotalSettings settings,
+        RateLimiter? limiter
+    )
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
+        // Polly refuses MaxRetryAttempts = 0: "retries = 0" means no retry strategy.
+        if (settings.Retries > 0)
+        {
+            // HttpRetryStrategyOptions: 429, 408, 5xx, HttpRequestException and timeouts are
+            // transient; ShouldRetryAfterHeader makes a Retry-After header the delay.
+            builder.AddRetry(
+                new HttpRetryStrategyOptions
                 {
-                    // Polly refuses MaxRetryAttempts = 0: "retries = 0" means no retry strategy.
-                    if (settings.Retries > 0)
-                    {
-                        builder.AddRetry(
-                            new HttpRetryStrategyOptions
-                            {
-                                MaxRetryAttempts = settings.Retries,
-                                BackoffType = DelayBackoffType.Exponential,
-                                UseJitter = true,
-                                Delay = settings.RetryDelay,
-                                MaxDelay = settings.Timeout,
-                                ShouldRetryAfterHeader = true,
-                            }
-                        );
-                    }
-                    if (_limiter is not null)
-                    {
-                        builder.AddRateLimiter(_limiter);
-                    }
-                    builder.AddTimeout(settings.Timeout);
+                    MaxRetryAttempts = settings.Retries,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = settings.RetryDelay,
+                    MaxDelay = settings.Timeout,
+                    ShouldRetryAfterHeader = true,
                 }
             );
-        _services = services.BuildServiceProvider();
+        }
+        if (limiter is not null)
+        {
+            builder.AddRateLimiter(limiter);
+        }
+        builder.AddTimeout(settings.Timeout);
+        return builder.Build();
     }
 
     /// <summary>GET <c>/api/v3/{collection}/{id}</c>.</summary>
@@ -112,17 +125,24 @@ internal sealed class VirusTotalClient : IAsyncDisposable
     )
     {
         var client = _services.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
-        using var request = new HttpRequestMessage(
-            HttpMethod.Get,
-            $"api/v3/{collection}/{Uri.EscapeDataString(id)}"
-        );
-        request.Headers.TryAddWithoutValidation("x-apikey", _settings.Key);
-        request.Headers.Accept.ParseAdd("application/json");
+        var path = $"api/v3/{collection}/{Uri.EscapeDataString(id)}";
         HttpResponseMessage response;
         try
         {
-            response = await client
-                .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+            response = await _pipeline
+                .ExecuteAsync(
+                    async token =>
+                    {
+                        // A fresh request per attempt: a sent HttpRequestMessage cannot be sent again.
+                        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                        request.Headers.TryAddWithoutValidation("x-apikey", _settings.Key);
+                        request.Headers.Accept.ParseAdd("application/json");
+                        return await client
+                            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token)
+                            .ConfigureAwait(false);
+                    },
+                    cancellationToken
+                )
                 .ConfigureAwait(false);
         }
         catch (TimeoutRejectedException)
