@@ -2,9 +2,9 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.RateLimiting;
+using Polly.Retry;
 using Polly.Timeout;
 
 namespace Microkernel.Plugins.VirusTotal;
@@ -78,9 +78,10 @@ internal sealed class VirusTotalClient : IAsyncDisposable
             // timer would keep the plugin's load context alive after it.
             .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
             .RedactLoggedHeaders(["x-apikey"]);
-        // The resilience pipeline wraps SendAsync instead of sitting in the factory's handler chain
-        // (AddResilienceHandler, or any DelegatingHandler of this plugin): measured with the host,
-        // a plugin-defined handler in the chain kept the plugin's load context from unloading.
+        // Polly.Core directly, around SendAsync, rather than Microsoft.Extensions.Http.Resilience's
+        // AddResilienceHandler: fewer assemblies in the plugin (no telemetry/compliance stack) and
+        // nothing registered in the factory's handler chain. NB: the host still reports this
+        // plugin's context as not unloaded once a Polly pipeline has been built (under investigation).
         _pipeline = BuildPipeline(settings, _limiter);
         _services = services.BuildServiceProvider();
     }
@@ -97,14 +98,39 @@ internal sealed class VirusTotalClient : IAsyncDisposable
             // HttpRetryStrategyOptions: 429, 408, 5xx, HttpRequestException and timeouts are
             // transient; ShouldRetryAfterHeader makes a Retry-After header the delay.
             builder.AddRetry(
-                new HttpRetryStrategyOptions
+                new RetryStrategyOptions<HttpResponseMessage>
                 {
                     MaxRetryAttempts = settings.Retries,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
                     Delay = settings.RetryDelay,
                     MaxDelay = settings.Timeout,
-                    ShouldRetryAfterHeader = true,
+                    ShouldHandle = args =>
+                        ValueTask.FromResult(
+                            args.Outcome.Exception
+                                is HttpRequestException
+                                    or TimeoutRejectedException
+                                || args.Outcome.Result is { } response
+                                    && (
+                                        response.StatusCode
+                                            is HttpStatusCode.TooManyRequests
+                                                or HttpStatusCode.RequestTimeout
+                                        || (int)response.StatusCode >= 500
+                                    )
+                        ),
+                    // A Retry-After header (seconds or a date) is the delay; otherwise the backoff.
+                    DelayGenerator = args =>
+                    {
+                        var retryAfter = args.Outcome.Result?.Headers.RetryAfter;
+                        TimeSpan? delay =
+                            retryAfter?.Delta
+                            ?? (retryAfter?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+                        return ValueTask.FromResult(
+                            delay is { } d && d > TimeSpan.Zero
+                                ? (TimeSpan?)(d < settings.Timeout ? d : settings.Timeout)
+                                : null
+                        );
+                    },
                 }
             );
         }
