@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microkernel.Plugins.Memory.Volatility;
+
+// Memory module benchmarks (run: dotnet run -c Release --project bench/Memory.Bench [megabytes]).
+//  1. Host overhead per Volatility plugin: one plugin run through VolatilityRunner (CliWrap, pipes,
+//     JSON reader, mapper) minus the same FakeVol invocation started bare with Process.
+//  2. Throughput: FakeVol prints N MB of pslist rows; the runner streams and maps them into a
+//     section file. Also the reader alone over the same bytes from a file.
+// Peak memory: the GC's managed heap peak and the process's peak working set.
+
+var megabytes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 100;
+var root = FindRoot();
+var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal)
+    ? "Release"
+    : "Debug";
+var fakeVol = Path.Combine(
+    root,
+    "tests",
+    "FakeVol",
+    "bin",
+    configuration,
+    "net10.0",
+    OperatingSystem.IsWindows() ? "FakeVol.exe" : "FakeVol"
+);
+var work = Directory.CreateTempSubdirectory("memory-bench-").FullName;
+try
+{
+    var emptyScenario = Path.Combine(work, "empty.dmp");
+    File.WriteAllText(emptyScenario, "{}");
+    var hugeScenario = Path.Combine(work, "huge.dmp");
+    File.WriteAllText(
+        hugeScenario,
+        $"{{\"default\": {{\"mode\": \"huge\", \"megabytes\": {megabytes.ToString(CultureInfo.InvariantCulture)}}}}}"
+    );
+    string[] Args(string dump) => ["-q", "-r", "json", "-f", dump, "windows.pslist.PsList"];
+
+    // Warm up both paths (JIT, disk cache).
+    for (var i = 0; i < 3; i++)
+    {
+        RunBare(fakeVol, Args(emptyScenario));
+        await RunPluginAsync(fakeVol, Args(emptyScenario), work, Stream.Null);
+    }
+
+    const int Runs = 20;
+    var bare = new List<double>();
+    var hosted = new List<double>();
+    for (var i = 0; i < Runs; i++)
+    {
+        bare.Add(RunBare(fakeVol, Args(emptyScenario)));
+        var stopwatch = Stopwatch.StartNew();
+        await RunPluginAsync(fakeVol, Args(emptyScenario), work, Stream.Null);
+        hosted.Add(stopwatch.Elapsed.TotalMilliseconds);
+    }
+    bare.Sort();
+    hosted.Sort();
+    Console.WriteLine(
+        $"Per-plugin cost over {Runs} runs (median): bare Process {bare[Runs / 2]:0.0} ms, through VolatilityRunner {hosted[Runs / 2]:0.0} ms"
+    );
+    Console.WriteLine(
+        $"  host overhead per plugin: {hosted[Runs / 2] - bare[Runs / 2]:0.0} ms (median), {hosted.Average() - bare.Average():0.0} ms (mean)"
+    );
+
+    // Tool alone: FakeVol writing N MB into a pipe that is read and thrown away.
+    var toolOnly = Stopwatch.StartNew();
+    RunBare(fakeVol, Args(hugeScenario));
+    toolOnly.Stop();
+
+    GC.Collect();
+    var sectionPath = Path.Combine(work, "section.json");
+    using var current = Process.GetCurrentProcess();
+    var cpuStart = current.TotalProcessorTime;
+    var throughput = Stopwatch.StartNew();
+    PluginRun run;
+    await using (var section = File.Create(sectionPath))
+    {
+        run = await RunPluginAsync(fakeVol, Args(hugeScenario), work, section);
+    }
+    throughput.Stop();
+    current.Refresh();
+    var hostCpu = (current.TotalProcessorTime - cpuStart).TotalSeconds;
+    var mb = run.OutputBytes / (1024.0 * 1024.0);
+    Console.WriteLine(
+        $"Streaming {mb:0.0} MB ({run.Rows} rows, outcome {run.Outcome}) through CliWrap + reader + pslist mapper: {throughput.Elapsed.TotalSeconds:0.000} s = {mb / throughput.Elapsed.TotalSeconds:0} MB/s"
+    );
+    Console.WriteLine(
+        $"  FakeVol alone producing the same output into a drained pipe: {toolOnly.Elapsed.TotalSeconds:0.000} s = {mb / toolOnly.Elapsed.TotalSeconds:0} MB/s"
+    );
+    Console.WriteLine(
+        $"  section written: {new FileInfo(sectionPath).Length / (1024.0 * 1024.0):0.0} MB"
+    );
+
+    // Reader alone, from a file holding the tool's output.
+    var recorded = Path.Combine(work, "recorded.json");
+    await using (var output = File.Create(recorded))
+    {
+        using var process = Process.Start(
+            new ProcessStartInfo(fakeVol)
+            {
+                RedirectStandardOutput = true,
+                ArgumentList = { "-f", hugeScenario },
+            }
+        )!;
+        await process.StandardOutput.BaseStream.CopyToAsync(output);
+        await process.WaitForExitAsync();
+    }
+    var fileMb = new FileInfo(recorded).Length / (1024.0 * 1024.0);
+    using var me = Process.GetCurrentProcess();
+    // Three rounds each, so the numbers are for optimised (tier-1) code, as in a long-running host.
+    for (var pass = 0; pass < 6; pass++)
+    {
+        var map = pass >= 3;
+        var cpuBefore = me.TotalProcessorTime;
+        var readerOnly = Stopwatch.StartNew();
+        var reader = new JsonRowReader(16 << 20, long.MaxValue);
+        await using (var sink = new Utf8JsonWriter(Stream.Null))
+        {
+            var mapper = VolatilityPlugins.All.Single(p => p.Name == "pslist").CreateMapper();
+            var rowSink = new RowSink(sink, _ => true);
+            sink.WriteStartArray();
+            await using var input = new FileStream(
+                recorded,
+                FileMode.Open,
+                FileAccess.Read,
+                FileShare.Read,
+                1 << 16
+            );
+            await reader.ReadAsync(
+                input,
+                row =>
+                {
+                    if (map)
+                    {
+                        mapper.Map(row, rowSink);
+                        rowSink.FlushIfFull();
+                    }
+                },
+                CancellationToken.None
+            );
+            sink.WriteEndArray();
+        }
+        readerOnly.Stop();
+        me.Refresh();
+        var cpu = (me.TotalProcessorTime - cpuBefore).TotalSeconds;
+        Console.WriteLine(
+            $"{(map ? "Reader + pslist mapper" : "Reader alone (parse rows)")} over a {fileMb:0.0} MB file: wall {readerOnly.Elapsed.TotalSeconds:0.000} s = {fileMb / readerOnly.Elapsed.TotalSeconds:0} MB/s; CPU {cpu:0.000} s = {fileMb / cpu:0} MB/s per core ({reader.Rows} rows)"
+        );
+    }
+
+    var gc = GC.GetGCMemoryInfo(GCKind.Any);
+    using var self = Process.GetCurrentProcess();
+    Console.WriteLine(
+        $"Peak memory: managed heap after last GC {GC.GetTotalMemory(false) / (1024.0 * 1024.0):0.0} MB, GC committed {gc.TotalCommittedBytes / (1024.0 * 1024.0):0.0} MB, process peak working set {self.PeakWorkingSet64 / (1024.0 * 1024.0):0.0} MB"
+    );
+}
+finally
+{
+    Directory.Delete(work, recursive: true);
+}
+
+static double RunBare(string fakeVol, string[] arguments)
+{
+    var stopwatch = Stopwatch.StartNew();
+    var start = new ProcessStartInfo(fakeVol)
+    {
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    };
+    foreach (var argument in arguments)
+    {
+        start.ArgumentList.Add(argument);
+    }
+    using var process = Process.Start(start)!;
+    var drainError = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+    process.StandardOutput.BaseStream.CopyTo(Stream.Null);
+    drainError.Wait();
+    process.WaitForExit();
+    return stopwatch.Elapsed.TotalMilliseconds;
+}
+
+static async Task<PluginRun> RunPluginAsync(
+    string fakeVol,
+    string[] arguments,
+    string work,
+    Stream output
+)
+{
+    await using var writer = new Utf8JsonWriter(output);
+    var plugin = VolatilityPlugins.All.Single(p => p.Name == "pslist");
+    var mapper = plugin.CreateMapper();
+    var sink = new RowSink(writer, _ => true);
+    writer.WriteStartArray();
+    var run = await VolatilityRunner.RunAsync(
+        fakeVol,
+        arguments,
+        work,
+        TimeSpan.FromMinutes(5),
+        TimeSpan.FromSeconds(5),
+        16 << 20,
+        1L << 32,
+        row =>
+        {
+            mapper.Map(row, sink);
+            sink.FlushIfFull();
+        },
+        CancellationToken.None
+    );
+    mapper.Complete(sink);
+    writer.WriteEndArray();
+    return run;
+}
+
+static string FindRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Microkernel.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+    throw new InvalidOperationException("Microkernel.sln not found");
+}
