@@ -237,14 +237,16 @@ public sealed class AnalysisRunnerTests
     public async Task The_per_section_timeout_overrides_the_default()
     {
         using var lab = new PluginLab("IgnoresCancellation");
-        lab.WriteConf("[ignorescancellation]\nenabled = yes\nspin_seconds = 0.8\n");
+        lab.WriteConf("[ignorescancellation]\nenabled = yes\ntimeout = 0.2\nspin_seconds = 3\n");
 
-        // Default budget 0.2 s, generous grace: the module finishes within grace, still a timeout.
-        var result = await lab.RunAsync(lab.Options(timeoutSeconds: 0.2, graceSeconds: 5));
+        // Default budget 60 s, section budget 0.2 s; the module stops within the generous grace
+        // (after 3 s, far beyond any timer delay on a loaded machine): a timeout, not abandoned.
+        var result = await lab.RunAsync(lab.Options(timeoutSeconds: 60, graceSeconds: 20));
 
         var record = result.Modules.Single();
         Assert.Equal(ModuleOutcome.Timeout, record.Outcome);
         Assert.Equal("timeout: timed out after 0.2 s", record.Error);
+        Assert.True(record.Elapsed < TimeSpan.FromSeconds(15), $"took {record.Elapsed}");
         Assert.Empty(result.Unload.Leaked);
     }
 

@@ -11,23 +11,8 @@ namespace Microkernel.Plugins.Static.Tests;
 /// </summary>
 public sealed class StaticConformanceTests
 {
-    public static TheoryData<string> Fixtures() =>
-        new()
-        {
-            "apphost-x64.exe",
-            "apphost-x86.exe",
-            "clam-mew.exe",
-            "clam-upack.exe",
-            "clam-upx.exe",
-            "icardres.dll",
-            "mingw-app-x64.exe",
-            "mingw-app-x86.exe",
-            "mingw-lib-x64.dll",
-            "mingw-lib-x86.dll",
-        };
-
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Ordered_fields_are_identical(string fixture)
     {
         var (expected, actual) = await RunAsync(fixture);
@@ -48,7 +33,7 @@ public sealed class StaticConformanceTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Sections_are_identical_with_entropy_compared_as_numbers(string fixture)
     {
         var (expected, actual) = await RunAsync(fixture);
@@ -77,7 +62,7 @@ public sealed class StaticConformanceTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Unordered_fields_are_identical_as_multisets(string fixture)
     {
         // Cuckoo's order here is Python 2 dict/set order (fixtures README).
@@ -96,7 +81,7 @@ public sealed class StaticConformanceTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Resources_match_except_for_Cuckoos_per_type_aliasing(string fixture)
     {
         var (expected, actual) = await RunAsync(fixture);
@@ -142,7 +127,7 @@ public sealed class StaticConformanceTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Deliberate_difference_peid_signatures_are_null_without_a_database(
         string fixture
     )
@@ -194,19 +179,8 @@ public sealed class StaticConformanceTests
 
     private static async Task<(JsonElement Expected, JsonElement Actual)> RunAsync(string fixture)
     {
-        var fixtures = RepoPaths.RequireSharedFixtures();
-        using var analysis = TempDirectory.Create();
-        File.Copy(Path.Combine(fixtures, "pe", fixture), analysis.Combine("binary"));
-        var expected = JsonDocument.Parse(
-            await File.ReadAllTextAsync(
-                Path.Combine(
-                    fixtures,
-                    "pe",
-                    "expected",
-                    Path.GetFileNameWithoutExtension(fixture) + ".static.json"
-                )
-            )
-        );
+        var (analysis, expected) = await PeFixtures.LoadAsync(fixture, "static");
+        using var _ = analysis;
         var actual = await ModuleHarness.RunAsync(
             new StaticAnalysis(),
             analysis.Path,

@@ -6,38 +6,14 @@ namespace Microkernel.Plugins.Strings.Tests;
 /// <summary>strings against Cuckoo 2.0.7's own output on the shared PE fixtures.</summary>
 public sealed class StringsConformanceTests
 {
-    public static TheoryData<string> Fixtures() =>
-        new()
-        {
-            "apphost-x64.exe",
-            "apphost-x86.exe",
-            "clam-mew.exe",
-            "clam-upack.exe",
-            "clam-upx.exe",
-            "icardres.dll",
-            "mingw-app-x64.exe",
-            "mingw-app-x86.exe",
-            "mingw-lib-x64.dll",
-            "mingw-lib-x86.dll",
-        };
-
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task The_list_is_identical_in_content_and_order(string fixture)
     {
-        var fixtures = RepoPaths.RequireSharedFixtures();
-        using var analysis = TempDirectory.Create();
-        File.Copy(Path.Combine(fixtures, "pe", fixture), analysis.Combine("binary"));
-        var expected = JsonSerializer.Deserialize<List<string>>(
-            await File.ReadAllTextAsync(
-                Path.Combine(
-                    fixtures,
-                    "pe",
-                    "expected",
-                    Path.GetFileNameWithoutExtension(fixture) + ".strings.json"
-                )
-            )
-        )!;
+        var (analysis, document) = await PeFixtures.LoadAsync(fixture, "strings");
+        using var _ = analysis;
+        using var __ = document;
+        var expected = document.RootElement.EnumerateArray().Select(s => s.GetString()!).ToList();
 
         using var result = await ModuleHarness.RunAsync(new Strings(), analysis.Path);
 

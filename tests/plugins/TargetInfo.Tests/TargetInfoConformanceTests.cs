@@ -7,38 +7,13 @@ namespace Microkernel.Plugins.TargetInfo.Tests;
 /// <summary>target.file against Cuckoo 2.0.7's own File getters on the shared PE fixtures.</summary>
 public sealed class TargetInfoConformanceTests
 {
-    public static TheoryData<string> Fixtures() =>
-        new()
-        {
-            "apphost-x64.exe",
-            "apphost-x86.exe",
-            "clam-mew.exe",
-            "clam-upack.exe",
-            "clam-upx.exe",
-            "icardres.dll",
-            "mingw-app-x64.exe",
-            "mingw-app-x86.exe",
-            "mingw-lib-x64.dll",
-            "mingw-lib-x86.dll",
-        };
-
     [SkippableTheory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(PeFixtures.All), MemberType = typeof(PeFixtures))]
     public async Task Every_field_Cuckoo_reports_is_identical(string fixture)
     {
-        var fixtures = RepoPaths.RequireSharedFixtures();
-        using var analysis = TempDirectory.Create();
-        File.Copy(Path.Combine(fixtures, "pe", fixture), analysis.Combine("binary"));
-        using var expected = JsonDocument.Parse(
-            await File.ReadAllTextAsync(
-                Path.Combine(
-                    fixtures,
-                    "pe",
-                    "expected",
-                    Path.GetFileNameWithoutExtension(fixture) + ".target.json"
-                )
-            )
-        );
+        var (analysis, expected) = await PeFixtures.LoadAsync(fixture, "target");
+        using var _ = analysis;
+        using var __ = expected;
 
         using var result = await ModuleHarness.RunAsync(
             new TargetInfo(),
