@@ -1,11 +1,8 @@
+using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
-using Polly;
-using Polly.RateLimiting;
-using Polly.Retry;
-using Polly.Timeout;
 
 namespace Microkernel.Plugins.VirusTotal;
 
@@ -21,12 +18,20 @@ internal abstract record LookupResult
 }
 
 /// <summary>
-/// API v3 GET lookups through <see cref="IHttpClientFactory"/> with a resilience pipeline
-/// (retry with exponential backoff on 429/5xx/timeouts honouring Retry-After, an optional rate
-/// limiter, a timeout per attempt). The plugin cannot use the host's container, so it owns a
-/// small one; disposing the client disposes the container, its handlers and the limiter, which
-/// leaves nothing behind that would keep the plugin's load context alive.
+/// API v3 GET lookups through <see cref="IHttpClientFactory"/> with a small hand-written resilience
+/// loop: a timeout per attempt, retries with exponential backoff and jitter on 429/408/5xx,
+/// connection failures and attempt timeouts (a Retry-After header, seconds or date, is the delay),
+/// and an optional per-key sliding-window rate limit. The module's total timeout cancels all of it.
 /// </summary>
+/// <remarks>
+/// Why not Polly (measured, see docs/virustotal.md): building any Polly.Core pipeline validates its
+/// options with DataAnnotations, which goes through TypeDescriptor; TypeDescriptor's static
+/// property cache (System.ComponentModel.TypeConverter, default load context) then holds the
+/// plugin's option types (e.g. <c>Polly.ResilienceStrategyOptions</c>) as keys, and so the
+/// plugin's LoaderAllocator, for the life of the process: the host reports the context as not
+/// unloaded. Nothing public clears that cache, so the plugin cannot use Polly. The plugin owns a
+/// small container (it cannot use the host's); disposing the client disposes it and its handlers.
+/// </remarks>
 internal sealed class VirusTotalClient : IAsyncDisposable
 {
     private const string ClientName = "virustotal";
@@ -34,25 +39,14 @@ internal sealed class VirusTotalClient : IAsyncDisposable
 
     private readonly VirusTotalSettings _settings;
     private readonly ServiceProvider _services;
-    private readonly RateLimiter? _limiter;
-    private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
+    private readonly SlidingWindowLimit? _limit;
 
     public VirusTotalClient(VirusTotalSettings settings)
     {
         _settings = settings;
         if (settings.RateLimit > 0)
         {
-            _limiter = new SlidingWindowRateLimiter(
-                new SlidingWindowRateLimiterOptions
-                {
-                    PermitLimit = settings.RateLimit,
-                    Window = TimeSpan.FromMinutes(1),
-                    SegmentsPerWindow = 6,
-                    QueueLimit = 1000,
-                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-                    AutoReplenishment = true,
-                }
-            );
+            _limit = new SlidingWindowLimit(settings.RateLimit, TimeSpan.FromMinutes(1));
         }
         var services = new ServiceCollection();
         services
@@ -61,7 +55,7 @@ internal sealed class VirusTotalClient : IAsyncDisposable
                 client =>
                 {
                     client.BaseAddress = settings.BaseUrl;
-                    // The pipeline's timeouts bound every attempt; HttpClient's own would cut retries short.
+                    // Every attempt has its own timeout; HttpClient's own would cut retries short.
                     client.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
                     client.DefaultRequestHeaders.UserAgent.ParseAdd("Microkernel-VirusTotal/1.0");
                 }
@@ -78,68 +72,7 @@ internal sealed class VirusTotalClient : IAsyncDisposable
             // timer would keep the plugin's load context alive after it.
             .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
             .RedactLoggedHeaders(["x-apikey"]);
-        // Polly.Core directly, around SendAsync, rather than Microsoft.Extensions.Http.Resilience's
-        // AddResilienceHandler: fewer assemblies in the plugin (no telemetry/compliance stack) and
-        // nothing registered in the factory's handler chain. NB: the host still reports this
-        // plugin's context as not unloaded once a Polly pipeline has been built (under investigation).
-        _pipeline = BuildPipeline(settings, _limiter);
         _services = services.BuildServiceProvider();
-    }
-
-    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(
-        VirusTotalSettings settings,
-        RateLimiter? limiter
-    )
-    {
-        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
-        // Polly refuses MaxRetryAttempts = 0: "retries = 0" means no retry strategy.
-        if (settings.Retries > 0)
-        {
-            // HttpRetryStrategyOptions: 429, 408, 5xx, HttpRequestException and timeouts are
-            // transient; ShouldRetryAfterHeader makes a Retry-After header the delay.
-            builder.AddRetry(
-                new RetryStrategyOptions<HttpResponseMessage>
-                {
-                    MaxRetryAttempts = settings.Retries,
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                    Delay = settings.RetryDelay,
-                    MaxDelay = settings.Timeout,
-                    ShouldHandle = args =>
-                        ValueTask.FromResult(
-                            args.Outcome.Exception
-                                is HttpRequestException
-                                    or TimeoutRejectedException
-                                || args.Outcome.Result is { } response
-                                    && (
-                                        response.StatusCode
-                                            is HttpStatusCode.TooManyRequests
-                                                or HttpStatusCode.RequestTimeout
-                                        || (int)response.StatusCode >= 500
-                                    )
-                        ),
-                    // A Retry-After header (seconds or a date) is the delay; otherwise the backoff.
-                    DelayGenerator = args =>
-                    {
-                        var retryAfter = args.Outcome.Result?.Headers.RetryAfter;
-                        TimeSpan? delay =
-                            retryAfter?.Delta
-                            ?? (retryAfter?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
-                        return ValueTask.FromResult(
-                            delay is { } d && d > TimeSpan.Zero
-                                ? (TimeSpan?)(d < settings.Timeout ? d : settings.Timeout)
-                                : null
-                        );
-                    },
-                }
-            );
-        }
-        if (limiter is not null)
-        {
-            builder.AddRateLimiter(limiter);
-        }
-        builder.AddTimeout(settings.Timeout);
-        return builder.Build();
     }
 
     /// <summary>GET <c>/api/v3/{collection}/{id}</c>.</summary>
@@ -152,76 +85,145 @@ internal sealed class VirusTotalClient : IAsyncDisposable
     {
         var client = _services.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
         var path = $"api/v3/{collection}/{Uri.EscapeDataString(id)}";
-        HttpResponseMessage response;
-        try
+        var reply = await SendWithRetriesAsync(client, path, collection, id, cancellationToken)
+            .ConfigureAwait(false);
+        if (reply.Status == HttpStatusCode.OK)
         {
-            response = await _pipeline
-                .ExecuteAsync(
-                    async token =>
-                    {
-                        // A fresh request per attempt: a sent HttpRequestMessage cannot be sent again.
-                        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                        request.Headers.TryAddWithoutValidation("x-apikey", _settings.Key);
-                        request.Headers.Accept.ParseAdd("application/json");
-                        return await client
-                            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token)
-                            .ConfigureAwait(false);
-                    },
+            try
+            {
+                return new LookupResult.Found(JsonDocument.Parse(reply.Body));
+            }
+            catch (JsonException ex)
+            {
+                throw new VirusTotalException(
+                    $"VirusTotal returned malformed JSON for {collection}/{id} (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine}): {FirstSentence(ex.Message)}."
+                );
+            }
+        }
+        var (code, message) = ErrorOf(reply.Body);
+        return reply.Status switch
+        {
+            HttpStatusCode.NotFound => new LookupResult.NotFound(),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
+                throw new VirusTotalException(
+                    $"VirusTotal rejected the API key set in [virustotal] key (HTTP {(int)reply.Status} {code ?? "error"}: {message ?? "no message"})."
+                ),
+            HttpStatusCode.TooManyRequests => throw new VirusTotalException(
+                $"VirusTotal rate limit or quota exceeded (HTTP 429 {code ?? "QuotaExceededError"}) after {_settings.Retries} retries; lower [virustotal] rate_limit or use a key with a larger quota."
+            ),
+            _ => throw new VirusTotalException(
+                $"VirusTotal answered HTTP {(int)reply.Status} {code ?? reply.Reason}{(message is null ? "" : ": " + message)} for {collection}/{id}."
+            ),
+        };
+    }
+
+    /// <summary>One reply read whole (bounded by <see cref="MaxReplyBytes"/>).</summary>
+    private sealed record Reply(
+        HttpStatusCode Status,
+        string? Reason,
+        RetryConditionHeaderValue? RetryAfter,
+        byte[] Body
+    );
+
+    /// <summary>
+    /// Attempts until a non-transient reply or the retries are spent. Each attempt (send and read
+    /// the body) runs under its own <c>timeout</c>; the caller's token is the total budget.
+    /// </summary>
+    private async Task<Reply> SendWithRetriesAsync(
+        HttpClient client,
+        string path,
+        string collection,
+        string id,
+        CancellationToken cancellationToken
+    )
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (_limit is not null)
+            {
+                await _limit.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            Reply? reply = null;
+            VirusTotalException? failure = null;
+            using (
+                var attemptBudget = CancellationTokenSource.CreateLinkedTokenSource(
                     cancellationToken
                 )
-                .ConfigureAwait(false);
-        }
-        catch (TimeoutRejectedException)
-        {
-            throw new VirusTotalException(
-                $"VirusTotal did not answer within {_settings.Timeout.TotalSeconds:0.###} s ([virustotal] timeout) for {collection}/{id}."
-            );
-        }
-        catch (RateLimiterRejectedException)
-        {
-            throw new VirusTotalException(
-                "VirusTotal lookups exceed [virustotal] rate_limit and its queue is full."
-            );
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new VirusTotalException(
-                $"VirusTotal could not be reached at {_settings.BaseUrl}: {ex.Message}"
-            );
-        }
-
-        using (response)
-        {
-            var body = await ReadBodyAsync(response, cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode == HttpStatusCode.OK)
+            )
             {
+                attemptBudget.CancelAfter(_settings.Timeout);
                 try
                 {
-                    return new LookupResult.Found(JsonDocument.Parse(body));
+                    reply = await SendOnceAsync(client, path, attemptBudget.Token)
+                        .ConfigureAwait(false);
                 }
-                catch (JsonException ex)
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw new VirusTotalException(
-                        $"VirusTotal returned malformed JSON for {collection}/{id} (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine}): {FirstSentence(ex.Message)}."
+                    failure = new VirusTotalException(
+                        $"VirusTotal did not answer within {_settings.Timeout.TotalSeconds:0.###} s ([virustotal] timeout) for {collection}/{id}."
+                    );
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    failure = new VirusTotalException(
+                        $"VirusTotal could not be reached at {_settings.BaseUrl}: {ex.Message}"
                     );
                 }
             }
-            var (code, message) = ErrorOf(body);
-            return response.StatusCode switch
+            var transient = failure is not null || IsTransient(reply!.Status);
+            if (!transient || attempt >= _settings.Retries)
             {
-                HttpStatusCode.NotFound => new LookupResult.NotFound(),
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
-                    throw new VirusTotalException(
-                        $"VirusTotal rejected the API key set in [virustotal] key (HTTP {(int)response.StatusCode} {code ?? "error"}: {message ?? "no message"})."
-                    ),
-                HttpStatusCode.TooManyRequests => throw new VirusTotalException(
-                    $"VirusTotal rate limit or quota exceeded (HTTP 429 {code ?? "QuotaExceededError"}) after {_settings.Retries} retries; lower [virustotal] rate_limit or use a key with a larger quota."
-                ),
-                _ => throw new VirusTotalException(
-                    $"VirusTotal answered HTTP {(int)response.StatusCode} {code ?? response.ReasonPhrase}{(message is null ? "" : ": " + message)} for {collection}/{id}."
-                ),
-            };
+                return reply ?? throw failure!;
+            }
+            var delay = RetryAfterDelay(reply?.RetryAfter) ?? Backoff(attempt);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private async Task<Reply> SendOnceAsync(
+        HttpClient client,
+        string path,
+        CancellationToken cancellationToken
+    )
+    {
+        // A fresh request per attempt: a sent HttpRequestMessage cannot be sent again.
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation("x-apikey", _settings.Key);
+        request.Headers.Accept.ParseAdd("application/json");
+        using var response = await client
+            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+            .ConfigureAwait(false);
+        var body = await ReadBodyAsync(response, cancellationToken).ConfigureAwait(false);
+        return new Reply(
+            response.StatusCode,
+            response.ReasonPhrase,
+            response.Headers.RetryAfter,
+            body
+        );
+    }
+
+    private static bool IsTransient(HttpStatusCode status) =>
+        status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout
+        || (int)status >= 500;
+
+    /// <summary>Retry-After as seconds or an HTTP date, capped at one attempt's timeout.</summary>
+    private TimeSpan? RetryAfterDelay(RetryConditionHeaderValue? retryAfter)
+    {
+        var delay =
+            retryAfter?.Delta
+            ?? (retryAfter?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        return delay is { } d && d > TimeSpan.Zero
+            ? (d < _settings.Timeout ? d : _settings.Timeout)
+            : null;
+    }
+
+    /// <summary>retry_delay * 2^attempt, +-25 % jitter, capped at one attempt's timeout.</summary>
+    private TimeSpan Backoff(int attempt)
+    {
+        var exponential =
+            _settings.RetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 16));
+        var jittered = exponential * (0.75 + (Random.Shared.NextDouble() * 0.5));
+        return TimeSpan.FromMilliseconds(Math.Min(jittered, _settings.Timeout.TotalMilliseconds));
     }
 
     private static async Task<byte[]> ReadBodyAsync(
@@ -279,9 +281,46 @@ internal sealed class VirusTotalClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _services.DisposeAsync().ConfigureAwait(false);
-        if (_limiter is not null)
+        _limit?.Dispose();
+    }
+}
+
+/// <summary>
+/// At most <c>permits</c> requests in any <c>window</c>: remembers when the last permits were
+/// taken and waits until the oldest leaves the window. No background timer (unlike
+/// System.Threading.RateLimiting's auto-replenishing limiters), so nothing outlives the run.
+/// </summary>
+internal sealed class SlidingWindowLimit(int permits, TimeSpan window) : IDisposable
+{
+    private readonly Queue<long> _taken = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public async Task WaitAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            await _limiter.DisposeAsync().ConfigureAwait(false);
+            while (true)
+            {
+                var now = Stopwatch.GetTimestamp();
+                while (_taken.Count > 0 && Stopwatch.GetElapsedTime(_taken.Peek(), now) >= window)
+                {
+                    _taken.Dequeue();
+                }
+                if (_taken.Count < permits)
+                {
+                    _taken.Enqueue(now);
+                    return;
+                }
+                var wait = window - Stopwatch.GetElapsedTime(_taken.Peek(), now);
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
+
+    public void Dispose() => _gate.Dispose();
 }

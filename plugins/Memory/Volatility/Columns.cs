@@ -179,24 +179,128 @@ internal static class Columns
     {
         if (value.ValueKind == JsonValueKind.String && value.TryGetDateTimeOffset(out var iso))
         {
-            var utc = iso.UtcDateTime;
-            Span<byte> text = stackalloc byte[28];
-            Digits(text[..4], utc.Year);
-            text[4] = (byte)'-';
-            Digits(text.Slice(5, 2), utc.Month);
-            text[7] = (byte)'-';
-            Digits(text.Slice(8, 2), utc.Day);
-            text[10] = (byte)' ';
-            Digits(text.Slice(11, 2), utc.Hour);
-            text[13] = (byte)':';
-            Digits(text.Slice(14, 2), utc.Minute);
-            text[16] = (byte)':';
-            Digits(text.Slice(17, 2), utc.Second);
-            " UTC+0000"u8.CopyTo(text[19..]);
-            writer.WriteString(name, text);
+            WriteIsoTime(writer, name, iso);
             return;
         }
         writer.WriteString(name, Text(value) is { } raw ? Time(raw) : "");
+    }
+
+    // The same conversions over a reader cell (the hot path, no document): a reader over the
+    // cell's bytes does the number, unescaping and ISO 8601 work.
+
+    public static long? Integer(Cell cell)
+    {
+        // Plain integers (nearly every numeric cell) parse straight from the bytes.
+        if (
+            cell.Kind == JsonTokenType.Number
+            && System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long plain, out var used)
+            && used == cell.Raw.Length
+        )
+        {
+            return plain;
+        }
+        var reader = cell.Reader();
+        return cell.Kind switch
+        {
+            JsonTokenType.Number when reader.TryGetInt64(out var n) => n,
+            JsonTokenType.Number when reader.TryGetDouble(out var d) => (long)d,
+            JsonTokenType.String => ParseInteger(reader.GetString()),
+            JsonTokenType.True => 1,
+            JsonTokenType.False => 0,
+            _ => null,
+        };
+    }
+
+    public static string? Text(Cell cell) =>
+        cell.Kind switch
+        {
+            JsonTokenType.String => cell.GetString(),
+            JsonTokenType.True => "True",
+            JsonTokenType.False => "False",
+            _ => System.Text.Encoding.UTF8.GetString(cell.Raw.Span),
+        };
+
+    public static bool? Boolean(Cell cell)
+    {
+        var reader = cell.Reader();
+        return cell.Kind switch
+        {
+            JsonTokenType.True => true,
+            JsonTokenType.False => false,
+            JsonTokenType.Number => reader.TryGetInt64(out var n) && n != 0,
+            JsonTokenType.String => bool.TryParse(reader.GetString(), out var b) && b,
+            _ => null,
+        };
+    }
+
+    public static string? Hex(Cell cell, int digits)
+    {
+        if (
+            cell.Kind == JsonTokenType.Number
+            && System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long plain, out var used)
+            && used == cell.Raw.Length
+        )
+        {
+            return FormatHex(plain, digits);
+        }
+        var reader = cell.Reader();
+        if (cell.Kind == JsonTokenType.String)
+        {
+            var text = reader.GetString();
+            var parsed = ParseInteger(text);
+            return parsed is null ? text : FormatHex(parsed.Value, digits);
+        }
+        if (cell.Kind == JsonTokenType.Number)
+        {
+            if (reader.TryGetInt64(out var n))
+            {
+                return FormatHex(n, digits);
+            }
+            if (reader.TryGetUInt64(out var u))
+            {
+                return "0x"
+                    + u.ToString(
+                        "x" + digits.ToString(CultureInfo.InvariantCulture),
+                        CultureInfo.InvariantCulture
+                    );
+            }
+        }
+        return System.Text.Encoding.UTF8.GetString(cell.Raw.Span);
+    }
+
+    /// <summary>As <see cref="WriteTime(Utf8JsonWriter, JsonEncodedText, JsonElement)"/>, for a reader cell.</summary>
+    public static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, Cell cell)
+    {
+        var reader = cell.Reader();
+        if (cell.Kind == JsonTokenType.String && reader.TryGetDateTimeOffset(out var iso))
+        {
+            WriteIsoTime(writer, name, iso);
+            return;
+        }
+        writer.WriteString(name, Text(cell) is { } raw ? Time(raw) : "");
+    }
+
+    private static void WriteIsoTime(
+        Utf8JsonWriter writer,
+        JsonEncodedText name,
+        DateTimeOffset iso
+    )
+    {
+        var utc = iso.UtcDateTime;
+        Span<byte> text = stackalloc byte[28];
+        Digits(text[..4], utc.Year);
+        text[4] = (byte)'-';
+        Digits(text.Slice(5, 2), utc.Month);
+        text[7] = (byte)'-';
+        Digits(text.Slice(8, 2), utc.Day);
+        text[10] = (byte)' ';
+        Digits(text.Slice(11, 2), utc.Hour);
+        text[13] = (byte)':';
+        Digits(text.Slice(14, 2), utc.Minute);
+        text[16] = (byte)':';
+        Digits(text.Slice(17, 2), utc.Second);
+        " UTC+0000"u8.CopyTo(text[19..]);
+        writer.WriteString(name, text);
     }
 
     private static void Digits(Span<byte> target, int value)

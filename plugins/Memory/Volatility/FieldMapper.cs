@@ -4,56 +4,52 @@ using System.Text.Json;
 namespace Microkernel.Plugins.Memory.Volatility;
 
 /// <summary>
-/// One row's cells, enumerated once. Volatility prints every row of a plugin with the same
-/// columns in the same order, so each lookup first tries the position where it found its column
-/// in the previous row: one name comparison instead of a scan over every cell.
+/// One row's cells as the reader indexed them. Volatility prints every row of a plugin with the
+/// same columns in the same order, so each lookup first tries the position where it found its
+/// column in the previous row: one name comparison instead of a scan over every cell.
 /// </summary>
 internal sealed class RowView
 {
     private readonly Dictionary<byte[][], int> _hints = new(ReferenceEqualityComparer.Instance);
-    private JsonProperty[] _cells = new JsonProperty[32];
-    private int _count;
+    private readonly RawRow _scratch = new();
+    private RawRow _row = new();
 
+    public void Load(RawRow row) => _row = row;
+
+    /// <summary>A nested row (pstree's children): its bytes indexed like a top-level row.</summary>
     public void Load(JsonElement row)
     {
-        _count = 0;
-        if (row.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-        foreach (var cell in row.EnumerateObject())
-        {
-            if (_count == _cells.Length)
-            {
-                Array.Resize(ref _cells, _cells.Length * 2);
-            }
-            _cells[_count++] = cell;
-        }
+        var bytes = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(row).ToArray();
+        var reader = new Utf8JsonReader(bytes);
+        reader.Read();
+        JsonRowReader.IndexRow(ref reader, bytes, _scratch);
+        _row = _scratch;
     }
 
     /// <summary>The first of <paramref name="columns"/> (UTF-8) present in the row, if not null.</summary>
-    public bool TryGet(byte[][] columns, out JsonElement value)
+    public bool TryGet(byte[][] columns, out Cell value)
     {
-        if (_hints.TryGetValue(columns, out var hint) && hint < _count)
+        var count = _row.IsObject ? _row.Count : 0;
+        if (_hints.TryGetValue(columns, out var hint) && hint < count)
         {
             foreach (var column in columns)
             {
-                if (_cells[hint].NameEquals(column))
+                if (_row.NameEquals(hint, column))
                 {
-                    value = _cells[hint].Value;
-                    return value.ValueKind != JsonValueKind.Null;
+                    value = _row.CellAt(hint);
+                    return !value.IsNull;
                 }
             }
         }
         foreach (var column in columns)
         {
-            for (var i = 0; i < _count; i++)
+            for (var i = 0; i < count; i++)
             {
-                if (_cells[i].NameEquals(column))
+                if (_row.NameEquals(i, column))
                 {
                     _hints[columns] = i;
-                    value = _cells[i].Value;
-                    if (value.ValueKind != JsonValueKind.Null)
+                    value = _row.CellAt(i);
+                    if (!value.IsNull)
                     {
                         return true;
                     }
@@ -126,11 +122,11 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
                 {
                     w.WriteNull(n);
                 }
-                else if (value.ValueKind == JsonValueKind.String)
+                else if (value.Kind == JsonTokenType.String)
                 {
-                    // Copies the string without materialising it.
+                    // Copies the string as the tool escaped it, without materialising it.
                     w.WritePropertyName(n);
-                    value.WriteTo(w);
+                    w.WriteRawValue(value.Raw.Span, skipInputValidation: true);
                 }
                 else
                 {
@@ -148,14 +144,17 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
             name,
             (w, n, row) =>
             {
-                if (!row.TryGet(utf8, out var value) || value.ValueEquals(ReadOnlySpan<byte>.Empty))
+                if (
+                    !row.TryGet(utf8, out var value)
+                    || (value.Kind == JsonTokenType.String && value.Raw.Length == 2)
+                )
                 {
                     w.WriteString(n, fallback);
                 }
-                else if (value.ValueKind == JsonValueKind.String)
+                else if (value.Kind == JsonTokenType.String)
                 {
                     w.WritePropertyName(n);
-                    value.WriteTo(w);
+                    w.WriteRawValue(value.Raw.Span, skipInputValidation: true);
                 }
                 else
                 {
@@ -265,8 +264,21 @@ internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> field
         WriteRow(row, sink);
     }
 
+    /// <summary>The hot path: fields straight from the reader's cells, no document.</summary>
+    public override void Map(RawRow row, RowSink sink)
+    {
+        View.Load(row);
+        if (!sink.Accept(View.TryGet(_processIdColumns, out var pid) ? Columns.Integer(pid) : null))
+        {
+            return;
+        }
+        WriteFields(sink);
+    }
+
     /// <summary>Writes <paramref name="row"/>, already loaded into <see cref="View"/>.</summary>
-    protected virtual void WriteRow(JsonElement row, RowSink sink)
+    protected virtual void WriteRow(JsonElement row, RowSink sink) => WriteFields(sink);
+
+    private void WriteFields(RowSink sink)
     {
         var writer = sink.Writer;
         writer.WriteStartObject();
@@ -285,6 +297,9 @@ internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> field
 internal sealed class TreeMapper(string[] processIdColumns, IReadOnlyList<Field> fields)
     : FieldMapper(processIdColumns, fields)
 {
+    /// <summary>Subtrees need the whole row: parsed, as nested rows are.</summary>
+    public override void Map(RawRow row, RowSink sink) => MapParsed(row, sink);
+
     protected override void WriteRow(JsonElement row, RowSink sink)
     {
         var writer = sink.Writer;

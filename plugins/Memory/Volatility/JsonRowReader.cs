@@ -26,14 +26,35 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
     /// <summary>Rows handed to the callback.</summary>
     public long Rows { get; private set; }
 
-    /// <summary>Reads rows until the array ends or the stream does.</summary>
+    /// <summary>Reads rows until the array ends or the stream does, each parsed into a <see cref="JsonElement"/>.</summary>
     /// <exception cref="ToolOutputException">The output is not a JSON array of rows, a row is too large, or the output exceeds its cap.</exception>
-    public async Task ReadAsync(
+    public Task ReadAsync(
         Stream stream,
         Action<JsonElement> onRow,
         CancellationToken cancellationToken
+    ) =>
+        ReadRowsAsync(
+            stream,
+            row =>
+            {
+                using var document = row.Parse();
+                onRow(document.RootElement);
+            },
+            cancellationToken
+        );
+
+    /// <summary>
+    /// Reads rows until the array ends or the stream does. Each row is handed over as the cells
+    /// the reader's single pass found (no <see cref="JsonDocument"/>), valid only during the call.
+    /// </summary>
+    /// <exception cref="ToolOutputException">The output is not a JSON array of rows, a row is too large, or the output exceeds its cap.</exception>
+    public async Task ReadRowsAsync(
+        Stream stream,
+        Action<RawRow> onRow,
+        CancellationToken cancellationToken
     )
     {
+        var row = new RawRow();
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         try
         {
@@ -122,6 +143,7 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
                 var consumed = ReadRows(
                     ref reader,
                     window,
+                    row,
                     onRow,
                     bufferOffset + start,
                     ref finished
@@ -152,7 +174,8 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
     private (int Bytes, JsonReaderState State) ReadRows(
         ref Utf8JsonReader reader,
         ReadOnlyMemory<byte> window,
-        Action<JsonElement> onRow,
+        RawRow row,
+        Action<RawRow> onRow,
         long absoluteStart,
         ref bool finished
     )
@@ -183,25 +206,15 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
                         return ((int)reader.BytesConsumed, reader.CurrentState);
                     case JsonTokenType.StartObject
                     or JsonTokenType.StartArray when reader.CurrentDepth == 1:
-                        // Find the row's end in one fast pass, then parse just those bytes in
-                        // place (no copy: the row is handed over before the buffer is reused).
-                        var rowStart = (int)reader.TokenStartIndex;
-                        var probe = reader;
-                        if (!probe.TrySkip())
+                        // One pass over the row indexes its top-level cells in place (no copy:
+                        // the row is handed over before the buffer is reused).
+                        if (!IndexRow(ref reader, window, row))
                         {
                             // The row is not complete yet: resume before its first byte.
                             return (before, beforeState);
                         }
-                        reader = probe;
-                        using (
-                            var document = JsonDocument.Parse(
-                                window[rowStart..(int)reader.BytesConsumed]
-                            )
-                        )
-                        {
-                            Rows++;
-                            onRow(document.RootElement);
-                        }
+                        Rows++;
+                        onRow(row);
                         break;
                     default:
                         if (reader.CurrentDepth == 0)
@@ -223,6 +236,63 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
             throw new ToolOutputException(
                 $"malformed JSON at or after byte {absoluteStart + safeBytes}: {FirstSentence(ex.Message)}",
                 absoluteStart + safeBytes
+            );
+        }
+    }
+
+    /// <summary>
+    /// Reads the row starting at the reader's current token up to its end, recording each
+    /// top-level property's name and raw value. False when the buffer ends inside the row.
+    /// </summary>
+    internal static bool IndexRow(
+        ref Utf8JsonReader reader,
+        ReadOnlyMemory<byte> window,
+        RawRow row
+    )
+    {
+        var rowStart = (int)reader.TokenStartIndex;
+        row.Reset(window, reader.TokenType == JsonTokenType.StartObject);
+        if (reader.TokenType == JsonTokenType.StartArray)
+        {
+            if (!reader.TrySkip())
+            {
+                return false;
+            }
+            row.Complete(rowStart, (int)reader.BytesConsumed);
+            return true;
+        }
+        while (true)
+        {
+            if (!reader.Read())
+            {
+                return false;
+            }
+            if (reader.TokenType == JsonTokenType.EndObject)
+            {
+                row.Complete(rowStart, (int)reader.BytesConsumed);
+                return true;
+            }
+            // A property name: its bytes without quotes, then its value.
+            var nameStart = (int)reader.TokenStartIndex + 1;
+            var nameLength = reader.ValueSpan.Length;
+            var nameEscaped = reader.ValueIsEscaped;
+            if (!reader.Read())
+            {
+                return false;
+            }
+            var valueStart = (int)reader.TokenStartIndex;
+            var kind = reader.TokenType;
+            if (kind is JsonTokenType.StartObject or JsonTokenType.StartArray && !reader.TrySkip())
+            {
+                return false;
+            }
+            row.Add(
+                nameStart,
+                nameLength,
+                nameEscaped,
+                kind,
+                valueStart,
+                (int)reader.BytesConsumed
             );
         }
     }

@@ -43,6 +43,18 @@ internal abstract class RowMapper
 {
     public abstract void Map(JsonElement row, RowSink sink);
 
+    /// <summary>
+    /// Maps a row straight from the reader's cells. Mappers that walk nested values or group rows
+    /// keep the default: the row parsed into a document.
+    /// </summary>
+    public virtual void Map(RawRow row, RowSink sink) => MapParsed(row, sink);
+
+    protected void MapParsed(RawRow row, RowSink sink)
+    {
+        using var document = row.Parse();
+        Map(document.RootElement, sink);
+    }
+
     /// <summary>Called once after the last row, for mappers that group consecutive rows.</summary>
     public virtual void Complete(RowSink sink) { }
 }

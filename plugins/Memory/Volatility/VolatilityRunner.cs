@@ -43,7 +43,7 @@ internal static class VolatilityRunner
         TimeSpan grace,
         int maxRowBytes,
         long maxOutputBytes,
-        Action<JsonElement> onRow,
+        Action<RawRow> onRow,
         CancellationToken cancellationToken
     )
     {
@@ -69,7 +69,7 @@ internal static class VolatilityRunner
                 // blocks on a full pipe: record the problem, then drain.
                 try
                 {
-                    await reader.ReadAsync(stream, onRow, ct).ConfigureAwait(false);
+                    await reader.ReadRowsAsync(stream, onRow, ct).ConfigureAwait(false);
                 }
                 catch (ToolOutputException ex)
                 {
