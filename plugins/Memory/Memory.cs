@@ -73,6 +73,9 @@ public sealed class Memory : Processing
                         $"not run: the total timeout ([basic] total_timeout = {conf.TotalTimeout.TotalSeconds:0.###} s) was used up";
                     writer.WriteString("error", skipped);
                     writer.WriteEndObject();
+                    Context.ReportError(
+                        $"{MemoryPath}: Volatility plugin {plugin.Plugin.Name} {skipped}"
+                    );
                     Logger.LogWarning(
                         "Volatility plugin {Plugin} {Error}",
                         plugin.Plugin.Name,
@@ -130,6 +133,9 @@ public sealed class Memory : Processing
                 if (run.Error is not null)
                 {
                     writer.WriteString("error", run.Error);
+                    Context.ReportError(
+                        $"{MemoryPath}: Volatility plugin {plugin.Plugin.Name} ({plugin.Volatility3Name}): {run.Error}"
+                    );
                     Logger.LogWarning(
                         "Volatility plugin {Plugin} ({Volatility3}) {Outcome}: {Error}",
                         plugin.Plugin.Name,
