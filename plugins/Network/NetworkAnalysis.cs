@@ -15,7 +15,8 @@ namespace Microkernel.Plugins.Network;
 /// <c>dump.pcap</c> (pcap or pcapng) that yields the dpkt-style results (hosts, domains, DNS,
 /// flows, ICMP, HTTP, SMTP, IRC, TLS, dead hosts) and the httpreplay-style exchanges
 /// (<c>http_ex</c>, <c>smtp_ex</c>), plus <c>pcap_sha256</c>. Memory stays bounded: packets
-/// are never held, TCP streams keep at most <c>max_stream_bytes</c> each.
+/// are never held, TCP streams keep at most <c>max_stream_bytes</c> each and
+/// <c>max_buffered_bytes</c> together.
 /// </summary>
 public sealed class NetworkAnalysis : Processing
 {
@@ -67,6 +68,24 @@ public sealed class NetworkAnalysis : Processing
             }
         }
 
+        try
+        {
+            return await DissectAndWriteAsync(pcapPath, settings, report, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            report.Exchanges?.Dispose();
+        }
+    }
+
+    private async Task<JsonSection> DissectAndWriteAsync(
+        string pcapPath,
+        NetworkSettings settings,
+        NetworkReport report,
+        CancellationToken cancellationToken
+    )
+    {
         await Task.Run(
                 () => Dissect(pcapPath, settings, report, cancellationToken),
                 cancellationToken
@@ -112,7 +131,10 @@ public sealed class NetworkAnalysis : Processing
             FileOptions.SequentialScan
         );
         using var reader = new CaptureReader(stream, Path.GetFileName(pcapPath), sha256.AppendData);
-        var exchanges = new ApplicationExchanges(Path.Combine(AnalysisPath, "network"));
+        var exchanges = new ApplicationExchanges(
+            Path.Combine(AnalysisPath, "network"),
+            Path.Combine(Context.ScratchPath, $"http_ex-{Guid.NewGuid():N}.jsonl")
+        );
         report.Exchanges = exchanges;
         if (!reader.Open())
         {
@@ -126,6 +148,7 @@ public sealed class NetworkAnalysis : Processing
         report.Dissector = dissector;
         var conversations = new TcpConversations(
             settings.MaxStreamBytes,
+            settings.MaxBufferedBytes,
             exchanges.OnPair,
             dissector.Notes.Add
         );
@@ -151,6 +174,7 @@ public sealed class NetworkAnalysis : Processing
         if (reader.Error is not null)
         {
             report.Errors.Add(reader.Error);
+            Context.ReportError(reader.Error);
             Logger.LogError(
                 "{Error}; kept the {Count} packets read before it.",
                 reader.Error,
@@ -165,7 +189,12 @@ public sealed class NetworkAnalysis : Processing
                 dissector.AbortedPackets
             );
         }
-        report.Errors.AddRange(dissector.Notes);
+        // Limits that dropped data: listed in network.errors and in debug.errors.
+        foreach (var note in dissector.Notes)
+        {
+            report.Errors.Add(note);
+            Context.ReportError(note);
+        }
         report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
     }
 

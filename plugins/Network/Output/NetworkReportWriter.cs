@@ -26,7 +26,7 @@ internal sealed class NetworkReport
 /// </summary>
 internal static class NetworkReportWriter
 {
-    private static readonly JsonWriterOptions WriterOptions = new()
+    public static readonly JsonWriterOptions WriterOptions = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         SkipValidation = false,
@@ -131,10 +131,7 @@ internal static class NetworkReportWriter
         if (exchanges is not null)
         {
             json.WriteStartArray("http_ex");
-            foreach (var http in SortByTimestamp(exchanges.Http, e => e.Timestamp))
-            {
-                WriteHttpExchange(json, http);
-            }
+            exchanges.Http.WriteSortedTo(json);
             json.WriteEndArray();
             json.WriteStartArray("https_ex");
             json.WriteEndArray();
@@ -265,7 +262,7 @@ internal static class NetworkReportWriter
         json.WriteEndObject();
     }
 
-    private static void WriteHttpExchange(Utf8JsonWriter json, HttpExchange http)
+    public static void WriteHttpExchange(Utf8JsonWriter json, HttpExchange http)
     {
         json.WriteStartObject();
         json.WriteNumber("dport", http.Stream.ServerPort);

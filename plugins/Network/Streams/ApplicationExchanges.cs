@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
 using Microkernel.Plugins.Network.Dissection;
+using Microkernel.Plugins.Network.Output;
 
 namespace Microkernel.Plugins.Network.Streams;
 
@@ -51,12 +52,14 @@ internal sealed class SmtpExchange
 /// entries, as httpreplay's HttpProtocol and SmtpProtocol do. Bodies are written to
 /// <c>network/&lt;sha1&gt;</c> in the analysis folder.
 /// </summary>
-internal sealed partial class ApplicationExchanges(string bodyFolder)
+internal sealed partial class ApplicationExchanges(string bodyFolder, string spillPath)
+    : IDisposable
 {
     private readonly Dictionary<StreamKey, SmtpExchange> _smtp = [];
     private readonly HashSet<string> _written = new(StringComparer.Ordinal);
 
-    public List<HttpExchange> Http { get; } = [];
+    /// <summary>http_ex entries, already in their JSON form, sorted by time when written out.</summary>
+    public SpilledJsonList Http { get; } = new(spillPath, NetworkReportWriter.WriterOptions);
     public List<SmtpExchange> Smtp { get; } = [];
 
     public void OnPair(ConversationPair pair)
@@ -66,8 +69,8 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         var recv = pair.Received;
         ushort port;
         if (
-            TcpConversations.HttpPorts.Contains(key.ClientPort)
-            || TcpConversations.SmtpPorts.Contains(key.ClientPort)
+            TcpConversations.IsHttpPort(key.ClientPort)
+            || TcpConversations.IsSmtpPort(key.ClientPort)
         )
         {
             // httpreplay looks the handler up by source port first and then swaps the roles.
@@ -78,11 +81,11 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         {
             port = key.ServerPort;
         }
-        if (TcpConversations.HttpPorts.Contains(port))
+        if (TcpConversations.IsHttpPort(port))
         {
             OnHttp(key, pair.Timestamp, sent, recv);
         }
-        else if (TcpConversations.SmtpPorts.Contains(port))
+        else if (TcpConversations.IsSmtpPort(port))
         {
             OnSmtp(key, pair.Timestamp, sent, recv);
         }
@@ -131,23 +134,26 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         {
             host = [key.Server.ToString()];
         }
-        Http.Add(
-            new HttpExchange
-            {
-                Stream = key,
-                Timestamp = ts,
-                Method = request.Method,
-                Host = host,
-                HostIsList = hostIsList,
-                Uri = Text.Latin1(request.Uri),
-                Status = status,
-                Request = Text.Latin1(HeaderBlock(sent)),
-                Response = Text.Latin1(HeaderBlock(recv)),
-                RequestBody = WriteBody(request.Body),
-                ResponseBody = WriteBody(responseBody ?? []),
-            }
-        );
+        var exchange = new HttpExchange
+        {
+            Stream = key,
+            Timestamp = ts,
+            Method = request.Method,
+            Host = host,
+            HostIsList = hostIsList,
+            Uri = Text.Latin1(request.Uri),
+            Status = status,
+            Request = Text.Latin1(HeaderBlock(sent)),
+            Response = Text.Latin1(HeaderBlock(recv)),
+            RequestBody = WriteBody(request.Body),
+            ResponseBody = WriteBody(responseBody ?? []),
+        };
+        // Python's sort on the timestamp, where None sorts first.
+        NetworkReportWriter.WriteHttpExchange(Http.Begin(), exchange);
+        Http.End(ts ?? double.NegativeInfinity);
     }
+
+    public void Dispose() => Http.Dispose();
 
     private static ReadOnlySpan<byte> HeaderBlock(byte[] raw)
     {
