@@ -285,9 +285,9 @@ internal static class NetworkReportWriter
         json.WriteString("path", http.ResponseBody.Path);
         json.WriteString("protocol", "http");
         WriteBody(json, "req", http.RequestBody);
-        json.WriteString("request", http.Request);
+        Latin1Json.WriteString(json, "request", http.Request.Span);
         WriteBody(json, "resp", http.ResponseBody);
-        json.WriteString("response", http.Response);
+        Latin1Json.WriteString(json, "response", http.Response.Span);
         json.WriteString("sha1", http.ResponseBody.Sha1);
         json.WriteNumber("sport", http.Stream.ClientPort);
         json.WriteString("src", http.Stream.Client.ToString());

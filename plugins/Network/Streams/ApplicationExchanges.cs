@@ -19,8 +19,10 @@ internal sealed class HttpExchange
     public required bool HostIsList;
     public required string Uri;
     public required int Status;
-    public required string Request;
-    public required string Response;
+
+    /// <summary>Head of the raw request (latin-1 bytes), up to the blank line.</summary>
+    public required ReadOnlyMemory<byte> Request;
+    public required ReadOnlyMemory<byte> Response;
     public required BodyFile RequestBody;
     public required BodyFile ResponseBody;
 }
@@ -143,8 +145,8 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
             HostIsList = hostIsList,
             Uri = Text.Latin1(request.Uri),
             Status = status,
-            Request = Text.Latin1(HeaderBlock(sent)),
-            Response = Text.Latin1(HeaderBlock(recv)),
+            Request = HeaderBlock(sent),
+            Response = HeaderBlock(recv),
             RequestBody = WriteBody(request.Body),
             ResponseBody = WriteBody(responseBody ?? []),
         };
@@ -155,10 +157,10 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
 
     public void Dispose() => Http.Dispose();
 
-    private static ReadOnlySpan<byte> HeaderBlock(byte[] raw)
+    private static ReadOnlyMemory<byte> HeaderBlock(byte[] raw)
     {
         var end = raw.AsSpan().IndexOf("\r\n\r\n"u8);
-        return end < 0 ? raw : raw.AsSpan(0, end);
+        return end < 0 ? raw : raw.AsMemory(0, end);
     }
 
     /// <summary>zlib.decompress(data, 16 + MAX_WBITS): a truncated or corrupt stream gives None.</summary>
