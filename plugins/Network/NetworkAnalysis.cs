@@ -47,19 +47,28 @@ public sealed class NetworkAnalysis : Processing
 
         if (settings.SortPcap)
         {
+            // Cuckoo dissects the sorted capture when sorting produced one; pcap_sha256 stays
+            // the hash of dump.pcap.
             var sortedPath = Path.Combine(AnalysisPath, "dump_sorted.pcap");
             try
             {
-                if (PcapSorter.Sort(pcapPath, sortedPath, Context.ScratchPath, cancellationToken))
+                if (
+                    PcapSorter.Sort(
+                        pcapPath,
+                        sortedPath,
+                        Context.ScratchPath,
+                        out var problem,
+                        cancellationToken
+                    )
+                )
                 {
                     report.SortedPcapSha256 = HashFile(sortedPath);
+                    report.PcapSha256 = HashFile(pcapPath);
+                    pcapPath = sortedPath;
                 }
-                else
+                if (problem is not null)
                 {
-                    Logger.LogWarning(
-                        "sort_pcap is not implemented yet; dissecting the unsorted {Path}.",
-                        pcapPath
-                    );
+                    Logger.LogWarning("sort_pcap: {Problem}", problem);
                 }
             }
             catch (IOException ex)
@@ -91,14 +100,6 @@ public sealed class NetworkAnalysis : Processing
                 cancellationToken
             )
             .ConfigureAwait(false);
-        if (
-            report.SortedPcapSha256 is null
-            && File.Exists(Path.Combine(AnalysisPath, "dump_sorted.pcap"))
-            && settings.SortPcap
-        )
-        {
-            report.SortedPcapSha256 = HashFile(Path.Combine(AnalysisPath, "dump_sorted.pcap"));
-        }
         if (settings.ResolveDns && report.Dissector is not null)
         {
             report.ResolvedDomains = await DomainResolver
@@ -141,7 +142,7 @@ public sealed class NetworkAnalysis : Processing
             report.Errors.Add(reader.Error!);
             Logger.LogError("Unable to read PCAP file: {Error}", reader.Error);
             reader.DrainToObserver();
-            report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+            report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
             return;
         }
         var dissector = new CuckooDissector(settings.Dissector);
@@ -195,7 +196,7 @@ public sealed class NetworkAnalysis : Processing
             report.Errors.Add(note);
             Context.ReportError(note);
         }
-        report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+        report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
     }
 
     private JsonSection Section(NetworkReport report)
