@@ -31,88 +31,103 @@ internal static class Latin1Json
         ReadOnlySpan<byte> latin1
     )
     {
-        // A whole response body (no blank line) can be megabytes: size its buffer exactly
-        // rather than keep a worst-case one around.
-        var buffer =
-            latin1.Length > MaxBuffered
-                ? GC.AllocateUninitializedArray<byte>(EscapedLength(latin1))
-                : t_buffer ??= new byte[6 * MaxBuffered + 2];
-        var length = Escape(latin1, buffer);
+        byte[] buffer;
+        int length;
+        if (latin1.Length <= MaxBuffered)
+        {
+            buffer = t_buffer ??= new byte[6 * MaxBuffered + 2];
+            length = Escape(latin1, buffer);
+        }
+        else
+        {
+            // A whole response body (no blank line) can be megabytes: binary data escapes to
+            // about 2.1 bytes a byte, so try 3x and size exactly only when that is not enough.
+            buffer = GC.AllocateUninitializedArray<byte>(3 * latin1.Length + 2);
+            length = Escape(latin1, buffer);
+            if (length < 0)
+            {
+                buffer = GC.AllocateUninitializedArray<byte>(6 * latin1.Length + 2);
+                length = Escape(latin1, buffer);
+            }
+        }
         json.WritePropertyName(propertyName);
         json.WriteRawValue(buffer.AsSpan(0, length), skipInputValidation: true);
     }
 
-    private static int EscapedLength(ReadOnlySpan<byte> latin1)
+    // 0: copied as is; 1: two UTF-8 bytes; 2: two-character escape; 3: \u00XX.
+    private static readonly byte[] Kind = BuildKinds();
+
+    private static byte[] BuildKinds()
     {
-        var length = 2;
-        var rest = latin1;
-        while (!rest.IsEmpty)
+        var kinds = new byte[256];
+        for (var b = 0; b < 256; b++)
         {
-            var plain = rest.IndexOfAnyExcept(Plain);
-            if (plain < 0)
+            kinds[b] = b switch
             {
-                return length + rest.Length;
-            }
-            length += plain;
-            var b = rest[plain];
-            length += b switch
-            {
-                (byte)'"' or (byte)'\\' or (byte)'\n' or (byte)'\r' or (byte)'\t' or >= 0x80 => 2,
-                _ => 6,
+                >= 0x80 => 1,
+                '"' or '\\' or '\n' or '\r' or '\t' => 2,
+                < 0x20 or 0x7F => 3,
+                _ => 0,
             };
-            rest = rest[(plain + 1)..];
         }
-        return length;
+        return kinds;
     }
 
-    /// <summary>Quoted JSON string of <paramref name="latin1"/>; the output needs 6 bytes per input byte at most, plus 2.</summary>
+    /// <summary>
+    /// Quoted JSON string of <paramref name="latin1"/>, or -1 when <paramref name="output"/>
+    /// is too small (6 bytes per input byte plus 2 always suffice).
+    /// </summary>
     private static int Escape(ReadOnlySpan<byte> latin1, Span<byte> output)
     {
+        var kinds = Kind;
         var o = 0;
+        var limit = output.Length - 7; // room for the longest escape and the closing quote
         output[o++] = (byte)'"';
-        var rest = latin1;
-        while (!rest.IsEmpty)
+        var i = 0;
+        while (i < latin1.Length)
         {
-            var plain = rest.IndexOfAnyExcept(Plain);
-            if (plain < 0)
+            if (o > limit)
             {
-                plain = rest.Length;
+                return -1;
             }
-            rest[..plain].CopyTo(output[o..]);
-            o += plain;
-            if (plain == rest.Length)
+            var b = latin1[i];
+            switch (kinds[b])
             {
-                break;
-            }
-            var b = rest[plain];
-            rest = rest[(plain + 1)..];
-            switch (b)
-            {
-                case (byte)'"':
-                    output[o++] = (byte)'\\';
-                    output[o++] = (byte)'"';
+                case 0:
+                    if (i + 1 < latin1.Length && kinds[latin1[i + 1]] == 0)
+                    {
+                        // Text: copy the whole run at once.
+                        var run = latin1[i..].IndexOfAnyExcept(Plain);
+                        if (run < 0)
+                        {
+                            run = latin1.Length - i;
+                        }
+                        if (o + run > limit)
+                        {
+                            return -1;
+                        }
+                        latin1.Slice(i, run).CopyTo(output[o..]);
+                        o += run;
+                        i += run;
+                        continue;
+                    }
+                    output[o++] = b;
                     break;
-                case (byte)'\\':
-                    output[o++] = (byte)'\\';
-                    output[o++] = (byte)'\\';
-                    break;
-                case (byte)'\n':
-                    output[o++] = (byte)'\\';
-                    output[o++] = (byte)'n';
-                    break;
-                case (byte)'\r':
-                    output[o++] = (byte)'\\';
-                    output[o++] = (byte)'r';
-                    break;
-                case (byte)'\t':
-                    output[o++] = (byte)'\\';
-                    output[o++] = (byte)'t';
-                    break;
-                case >= 0x80:
+                case 1:
                     output[o++] = (byte)(0xC0 | (b >> 6));
                     output[o++] = (byte)(0x80 | (b & 0x3F));
                     break;
-                default: // other control characters and DEL
+                case 2:
+                    output[o++] = (byte)'\\';
+                    output[o++] = b switch
+                    {
+                        (byte)'\n' => (byte)'n',
+                        (byte)'\r' => (byte)'r',
+                        (byte)'\t' => (byte)'t',
+                        _ => b,
+                    };
+                    break;
+                default:
                     output[o++] = (byte)'\\';
                     output[o++] = (byte)'u';
                     output[o++] = (byte)'0';
@@ -121,6 +136,7 @@ internal static class Latin1Json
                     output[o++] = Hex(b & 0xF);
                     break;
             }
+            i++;
         }
         output[o++] = (byte)'"';
         return o;

@@ -93,21 +93,26 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
-    private void OnHttp(StreamKey key, double? ts, byte[] sent, byte[] recv)
+    private void OnHttp(
+        StreamKey key,
+        double? ts,
+        ReadOnlyMemory<byte> sent,
+        ReadOnlyMemory<byte> recv
+    )
     {
         if (sent.Length == 0)
         {
             return;
         }
         var request = new HttpMessage();
-        if (HttpMessage.ParseRequest(sent, request) != HttpMessage.Outcome.Complete)
+        if (HttpMessage.ParseRequest(sent.Span, request) != HttpMessage.Outcome.Complete)
         {
             return;
         }
         var response = new HttpMessage();
         byte[]? responseBody = null;
         var status = 0;
-        if (HttpMessage.ParseResponse(recv, response) == HttpMessage.Outcome.Complete)
+        if (HttpMessage.ParseResponse(recv.Span, response) == HttpMessage.Outcome.Complete)
         {
             status = response.Status;
             responseBody = response.Body;
@@ -157,10 +162,10 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
 
     public void Dispose() => Http.Dispose();
 
-    private static ReadOnlyMemory<byte> HeaderBlock(byte[] raw)
+    private static ReadOnlyMemory<byte> HeaderBlock(ReadOnlyMemory<byte> raw)
     {
-        var end = raw.AsSpan().IndexOf("\r\n\r\n"u8);
-        return end < 0 ? raw : raw.AsMemory(0, end);
+        var end = raw.Span.IndexOf("\r\n\r\n"u8);
+        return end < 0 ? raw : raw[..end];
     }
 
     /// <summary>zlib.decompress(data, 16 + MAX_WBITS): a truncated or corrupt stream gives None.</summary>
@@ -235,7 +240,12 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
     [GeneratedRegex("<(.*?)>", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
     private static partial Regex AngleAddress();
 
-    private void OnSmtp(StreamKey key, double? ts, byte[] sent, byte[] recv)
+    private void OnSmtp(
+        StreamKey key,
+        double? ts,
+        ReadOnlyMemory<byte> sent,
+        ReadOnlyMemory<byte> recv
+    )
     {
         if (!_smtp.TryGetValue(key, out var session))
         {
@@ -243,11 +253,11 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
             _smtp[key] = session;
             Smtp.Add(session);
         }
-        ParseSmtpRequest(session, sent);
-        ParseSmtpReply(session, recv);
+        ParseSmtpRequest(session, sent.Span);
+        ParseSmtpReply(session, recv.Span);
     }
 
-    private static void ParseSmtpRequest(SmtpExchange session, byte[] request)
+    private static void ParseSmtpRequest(SmtpExchange session, ReadOnlySpan<byte> request)
     {
         var text = Text.Latin1(request);
         string[] words =
@@ -393,14 +403,14 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
-    private static void ParseSmtpReply(SmtpExchange session, byte[] reply)
+    private static void ParseSmtpReply(SmtpExchange session, ReadOnlySpan<byte> reply)
     {
         if (reply.Length < 3)
         {
             return;
         }
-        session.LastReply = reply;
-        var code = reply.AsSpan(0, 3);
+        session.LastReply = reply.ToArray();
+        var code = reply[..3];
         if (
             code[0] is >= (byte)'0' and <= (byte)'9'
             && code[1] is >= (byte)'0' and <= (byte)'9'

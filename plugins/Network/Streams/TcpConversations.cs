@@ -219,8 +219,36 @@ internal sealed class TcpConversations(
         }
     }
 
-    private void Emit(StreamKey key, double? ts, byte[] sent, byte[] recv, bool closed) =>
-        onPair(new ConversationPair(key, ts, sent, recv, closed));
+    private void Emit(
+        StreamKey key,
+        double? ts,
+        MemoryStream? sent,
+        MemoryStream? recv,
+        bool closed
+    )
+    {
+        // The pair borrows the streams' buffers for the duration of the callback.
+        onPair(new ConversationPair(key, ts, Contents(sent), Contents(recv), closed));
+        Recycle(sent);
+        Recycle(recv);
+    }
+
+    private static ReadOnlyMemory<byte> Contents(MemoryStream? stream) =>
+        stream is null ? default : new(stream.GetBuffer(), 0, (int)stream.Length);
+
+    // A few emptied buffers are kept so that each pair does not grow new ones from scratch.
+    private readonly Stack<MemoryStream> _spare = new();
+
+    private MemoryStream Rent() => _spare.TryPop(out var stream) ? stream : new MemoryStream();
+
+    private void Recycle(MemoryStream? stream)
+    {
+        if (stream is not null && stream.Capacity <= 1 << 20 && _spare.Count < 16)
+        {
+            stream.SetLength(0);
+            _spare.Push(stream);
+        }
+    }
 
     private void Overflow(StreamKey key)
     {
@@ -409,7 +437,7 @@ internal sealed class TcpConversations(
             {
                 return;
             }
-            var target = toServer ? (_sent ??= new MemoryStream()) : (_recv ??= new MemoryStream());
+            var target = toServer ? (_sent ??= owner.Rent()) : (_recv ??= owner.Rent());
             for (var i = chain.Count - 1; i >= 0; i--)
             {
                 var data = chain[i].Data;
@@ -483,7 +511,7 @@ internal sealed class TcpConversations(
         private void Flush()
         {
             var closed = _state is State.ConnFinish or State.ConnClosed;
-            owner.Emit(Key, _ts, _sent?.ToArray() ?? [], _recv?.ToArray() ?? [], closed);
+            owner.Emit(Key, _ts, _sent, _recv, closed);
             _sent = null;
             _recv = null;
             _ts = null;
@@ -503,8 +531,6 @@ internal sealed class TcpConversations(
             _packets = null;
             _origins = null;
             _buffered = 0;
-            _sent = null;
-            _recv = null;
         }
     }
 
@@ -522,11 +548,14 @@ internal readonly record struct StreamKey(
     public override string ToString() => $"{Client}:{ClientPort} -> {Server}:{ServerPort}";
 }
 
-/// <summary>What the client sent and the server answered, with httpreplay's timestamp.</summary>
+/// <summary>
+/// What the client sent and the server answered, with httpreplay's timestamp. The bytes are
+/// only valid during the callback that receives the pair.
+/// </summary>
 internal sealed record ConversationPair(
     StreamKey Stream,
     double? Timestamp,
-    byte[] Sent,
-    byte[] Received,
+    ReadOnlyMemory<byte> Sent,
+    ReadOnlyMemory<byte> Received,
     bool StreamEnded
 );
