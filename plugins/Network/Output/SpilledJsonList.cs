@@ -13,7 +13,7 @@ internal sealed class SpilledJsonList : IDisposable
 {
     private readonly string _path;
     private readonly JsonWriterOptions _options;
-    private readonly ArrayBufferWriter<byte> _item = new(4096);
+    private ArrayBufferWriter<byte> _item = new(4096);
     private readonly List<Entry> _entries = [];
     private FileStream? _file;
     private Utf8JsonWriter? _writer;
@@ -57,11 +57,11 @@ internal sealed class SpilledJsonList : IDisposable
         _file.Write(_item.WrittenSpan);
         _entries.Add(new Entry(sortKey, _length, _item.WrittenCount));
         _length += _item.WrittenCount;
-        if (_item.Capacity > 1 << 20)
+        if (_item.Capacity > 8 << 20)
         {
             // One huge item (a 16 MiB response) should not pin its buffer for the whole run.
-            _item.Clear();
-            _writer.Reset();
+            _item = new ArrayBufferWriter<byte>(4096);
+            _writer.Reset(_item);
         }
     }
 

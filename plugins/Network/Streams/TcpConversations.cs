@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microkernel.Plugins.Network.Capture;
 
 namespace Microkernel.Plugins.Network.Streams;
@@ -270,10 +271,23 @@ internal sealed class TcpConversations(
         public Segment WithAck(long ack) => new(Seq, ack, Flags, Data);
     }
 
-    private sealed class Chunk(byte[] data, double ts)
+    /// <summary>A buffered segment; its bytes live in a pooled array returned on release.</summary>
+    private sealed class Chunk(byte[] buffer, int length, double ts)
     {
-        public byte[] Data = data;
-        public double Ts = ts;
+        public readonly byte[] Buffer = buffer;
+        public readonly int Length = length;
+        public readonly double Ts = ts;
+
+        public ReadOnlySpan<byte> Data => Buffer.AsSpan(0, Length);
+
+        public static Chunk Copy(ReadOnlySpan<byte> data, double ts)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
+            data.CopyTo(buffer);
+            return new Chunk(buffer, data.Length, ts);
+        }
+
+        public void Release() => ArrayPool<byte>.Shared.Return(Buffer);
     }
 
     private enum State
@@ -445,12 +459,13 @@ internal sealed class TcpConversations(
                 if (room < data.Length)
                 {
                     owner.Overflow(Key);
-                    target.Write(data, 0, (int)Math.Max(0, room));
+                    target.Write(data[..(int)Math.Max(0, room)]);
                 }
                 else
                 {
                     target.Write(data);
                 }
+                chain[i].Release();
             }
         }
 
@@ -492,7 +507,8 @@ internal sealed class TcpConversations(
                 && _packets.Remove(origin, out var duplicate)
             )
             {
-                _buffered -= duplicate.Data.Length;
+                _buffered -= duplicate.Length;
+                duplicate.Release();
             }
             if (_buffered + tcp.Data.Length > owner._maxStreamBytes)
             {
@@ -502,9 +518,10 @@ internal sealed class TcpConversations(
             _origins[(tcp.Seq, tcp.Ack)] = (tcpSeq, tcp.Ack);
             if (_packets.Remove((tcpSeq, tcp.Ack), out var replaced))
             {
-                _buffered -= replaced.Data.Length;
+                _buffered -= replaced.Length;
+                replaced.Release();
             }
-            _packets[(tcpSeq, tcp.Ack)] = new Chunk(tcp.Data.ToArray(), ts);
+            _packets[(tcpSeq, tcp.Ack)] = Chunk.Copy(tcp.Data, ts);
             _buffered += tcp.Data.Length;
         }
 
@@ -527,6 +544,13 @@ internal sealed class TcpConversations(
             if (_sent is { Length: > 0 } || _recv is { Length: > 0 })
             {
                 Flush();
+            }
+            if (_packets is not null)
+            {
+                foreach (var pending in _packets.Values)
+                {
+                    pending.Release();
+                }
             }
             _packets = null;
             _origins = null;
