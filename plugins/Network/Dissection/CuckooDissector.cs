@@ -351,7 +351,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
             Port = port,
             Data = Text.ConvertToPrintable(data),
             Uri = ConvertPrintableString(UrlUnparse(netloc, uri)),
-            Body = Text.ConvertToPrintable(request.BodyParsed ? request.Body : []),
+            Body = Text.ConvertToPrintable(request.BodyParsed ? request.BodyIn(data) : []),
             Path = Text.ConvertToPrintable(request.Uri),
             UserAgent = request.Header("user-agent") is { } ua ? Text.ConvertToPrintable(ua) : null,
             Version = Text.ConvertToPrintable(request.Version),

@@ -110,19 +110,19 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
             return;
         }
         var response = new HttpMessage();
-        byte[]? responseBody = null;
+        ReadOnlyMemory<byte>? responseBody = null;
         var status = 0;
         if (HttpMessage.ParseResponse(recv.Span, response) == HttpMessage.Outcome.Complete)
         {
             status = response.Status;
-            responseBody = response.Body;
+            responseBody = response.BodyIn(recv);
             var encoding = response.Header("content-encoding");
-            if (encoding is not null && responseBody.Length > 0)
+            if (encoding is not null && responseBody.Value.Length > 0)
             {
                 var name = Text.Latin1(encoding);
                 responseBody = name switch
                 {
-                    "gzip" => Gunzip(responseBody),
+                    "gzip" => Gunzip(responseBody.Value.Span) is { } inflated ? inflated : null,
                     "none" or "identity" => responseBody,
                     "pack200-gzip" => null,
                     // httpreplay raises UnknownHttpEncoding here and loses all of Pcap2; we keep the raw body.
@@ -152,8 +152,8 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
             Status = status,
             Request = HeaderBlock(sent),
             Response = HeaderBlock(recv),
-            RequestBody = WriteBody(request.Body),
-            ResponseBody = WriteBody(responseBody ?? []),
+            RequestBody = WriteBody(request.BodyIn(sent.Span)),
+            ResponseBody = WriteBody(responseBody is { } body ? body.Span : []),
         };
         // Python's sort on the timestamp, where None sorts first.
         NetworkReportWriter.WriteHttpExchange(Http.Begin(), exchange);
@@ -169,11 +169,11 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
     }
 
     /// <summary>zlib.decompress(data, 16 + MAX_WBITS): a truncated or corrupt stream gives None.</summary>
-    private static byte[]? Gunzip(byte[] data)
+    private static byte[]? Gunzip(ReadOnlySpan<byte> data)
     {
         try
         {
-            using var input = new MemoryStream(data);
+            using var input = new MemoryStream(data.ToArray());
             using var gzip = new GZipStream(input, CompressionMode.Decompress);
             using var output = new MemoryStream();
             gzip.CopyTo(output);
@@ -183,7 +183,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
             {
                 return null;
             }
-            var trailer = data.AsSpan(data.Length - 8);
+            var trailer = data[^8..];
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
             var size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
             return
@@ -197,7 +197,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
-    private BodyFile WriteBody(byte[] body)
+    private BodyFile WriteBody(ReadOnlySpan<byte> body)
     {
         var sha1 = Convert.ToHexStringLower(SHA1.HashData(body));
         var md5 = Convert.ToHexStringLower(MD5.HashData(body));
