@@ -131,7 +131,12 @@ public sealed class NetworkAnalysis : Processing
             1,
             FileOptions.SequentialScan
         );
-        using var reader = new CaptureReader(stream, Path.GetFileName(pcapPath), sha256.AppendData);
+        using var reader = new CaptureReader(
+            stream,
+            Path.GetFileName(pcapPath),
+            sha256.AppendData,
+            enforceSnapLength: report.SortedPcapSha256 is null
+        );
         var exchanges = new ApplicationExchanges(
             Path.Combine(AnalysisPath, "network"),
             Path.Combine(Context.ScratchPath, $"http_ex-{Guid.NewGuid():N}.jsonl")

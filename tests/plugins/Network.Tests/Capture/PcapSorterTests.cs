@@ -139,6 +139,31 @@ public sealed class PcapSorterTests
     }
 
     [SkippableFact]
+    public async Task Module_dissects_the_sorted_capture_despite_its_1500_byte_snaplen()
+    {
+        // Cuckoo's sorted file keeps 1514-byte frames under a 1500 snaplen; dpkt never checks.
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var analysis = TempDirectory.Create();
+        File.Copy(
+            Path.Combine(fixtures, "pcap", "mixed-traffic.pcap"),
+            Path.Combine(analysis.Path, "dump.pcap")
+        );
+        var errors = new List<string>();
+        using var document = await ModuleHarness.RunAsync(
+            new NetworkAnalysis(),
+            analysis.Path,
+            options: new Dictionary<string, string> { ["sort_pcap"] = "yes" },
+            errors: errors
+        );
+        var root = document!.RootElement;
+        Assert.Empty(errors);
+        Assert.False(root.TryGetProperty("errors", out _));
+        Assert.Equal(51, root.GetProperty("tcp").GetArrayLength());
+        Assert.Equal(69, root.GetProperty("udp").GetArrayLength());
+        Assert.Equal(20, root.GetProperty("hosts").GetArrayLength());
+    }
+
+    [SkippableFact]
     public async Task Module_with_sorting_on_an_empty_capture_writes_nothing()
     {
         var fixtures = RepoPaths.RequireSharedFixtures();
