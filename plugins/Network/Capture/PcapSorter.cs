@@ -77,6 +77,7 @@ internal static class PcapSorter
         var chunks = new List<string>();
         var index = new List<IndexEntry>(chunkPackets);
         var counter = 0L;
+        var record = new byte[CaptureReader.MaxRecordBytes];
         try
         {
             var more = true;
@@ -112,12 +113,12 @@ internal static class PcapSorter
                 if (!more && chunks.Count == 0)
                 {
                     // One chunk: the merge of a single chunk file is that file in order.
-                    WriteSingleChunk(random, index, output, linkType);
+                    WriteSingleChunk(random, index, output, linkType, record);
                     return true;
                 }
                 var chunkPath = Path.Combine(scratch, $"sort-chunk-{chunks.Count}.bin");
                 chunks.Add(chunkPath);
-                WriteChunk(random, index, chunkPath, flows);
+                WriteChunk(random, index, chunkPath, flows, record);
             }
             if (chunks.Count == 0)
             {
@@ -160,7 +161,7 @@ internal static class PcapSorter
         long nB
     )
     {
-        var byFlow = flowA == flowB ? 0 : flows[flowA].CompareTo(flows[flowB]);
+        var byFlow = flowA == flowB ? 0 : flows.Compare(flowA, flowB);
         if (byFlow != 0)
         {
             return byFlow;
@@ -191,11 +192,11 @@ internal static class PcapSorter
         Microsoft.Win32.SafeHandles.SafeFileHandle input,
         List<IndexEntry> index,
         string output,
-        int linkType
+        int linkType,
+        byte[] buffer
     )
     {
         using var writer = new SortedPcapWriter(output, linkType);
-        var buffer = new byte[CaptureReader.MaxRecordBytes];
         foreach (var entry in index)
         {
             var raw = buffer.AsSpan(0, entry.Length);
@@ -214,7 +215,8 @@ internal static class PcapSorter
         Microsoft.Win32.SafeHandles.SafeFileHandle input,
         List<IndexEntry> index,
         string path,
-        FlowTable flows
+        FlowTable flows,
+        byte[] buffer
     )
     {
         using var output = new FileStream(
@@ -224,7 +226,6 @@ internal static class PcapSorter
             FileShare.None,
             1 << 16
         );
-        var buffer = new byte[CaptureReader.MaxRecordBytes];
         var header = new byte[ChunkRecordHeader];
         var seen = new HashSet<FlowTuple>();
         var counter = 0;
@@ -561,7 +562,7 @@ internal readonly record struct FlowTuple(
     }
 
     /// <summary>The dotted-quad text, zero-padded to 16 bytes, as a number that orders like the string.</summary>
-    private static UInt128 Dotted(uint address)
+    internal static UInt128 Dotted(uint address)
     {
         Span<byte> text = stackalloc byte[16];
         text.Clear();
@@ -592,6 +593,42 @@ internal sealed class FlowTable
 {
     private readonly Dictionary<FlowTuple, int> _ids = [];
     private readonly List<FlowTuple> _tuples = [];
+
+    // Dotted-quad sort keys of each flow's addresses, made once rather than per comparison.
+    private readonly List<(UInt128 Source, UInt128 Destination)> _dotted = [];
+
+    /// <summary>Python 2's comparison of the two flow tuples.</summary>
+    public int Compare(int a, int b)
+    {
+        var x = _tuples[a];
+        var y = _tuples[b];
+        if (x.IsIp != y.IsIp)
+        {
+            return x.IsIp ? 1 : -1;
+        }
+        if (!x.IsIp)
+        {
+            return 0;
+        }
+        var c = _dotted[a].Source.CompareTo(_dotted[b].Source);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = _dotted[a].Destination.CompareTo(_dotted[b].Destination);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = x.SourcePort.CompareTo(y.SourcePort);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = x.DestinationPort.CompareTo(y.DestinationPort);
+        return c != 0 ? c : x.Protocol.CompareTo(y.Protocol);
+    }
+
     private readonly HashSet<FlowTuple> _seen = [];
 
     public FlowTuple this[int id] => _tuples[id];
@@ -602,6 +639,7 @@ internal sealed class FlowTable
         {
             id = _tuples.Count;
             _tuples.Add(tuple);
+            _dotted.Add((FlowTuple.Dotted(tuple.Source), FlowTuple.Dotted(tuple.Destination)));
             _ids[tuple] = id;
         }
         return id;
