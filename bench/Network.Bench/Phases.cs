@@ -16,10 +16,16 @@ internal static class Phases
             using var reader = new CaptureReader(File.OpenRead(capture), capture);
             reader.Open();
             var dissector = new CuckooDissector(new DissectorOptions());
-            var exchanges = new ApplicationExchanges(
-                Path.Combine(Path.GetTempPath(), "bench-bodies")
+            using var exchanges = new ApplicationExchanges(
+                Path.Combine(Path.GetTempPath(), "bench-bodies"),
+                Path.Combine(Path.GetTempPath(), $"bench-http_ex-{Environment.ProcessId}.jsonl")
             );
-            var conversations = new TcpConversations(16 << 20, exchanges.OnPair, _ => { });
+            var conversations = new TcpConversations(
+                16 << 20,
+                64 << 20,
+                exchanges.OnPair,
+                _ => { }
+            );
             while (reader.TryReadNext(out var ts, out var offset, out var frame))
             {
                 if (stage == 0)
@@ -40,7 +46,7 @@ internal static class Phases
             }
             conversations.Finish();
             Console.WriteLine(
-                $"stage {stage}: {new FileInfo(capture).Length / 1e6 / clock.Elapsed.TotalSeconds:F0} MB/s"
+                $"stage {stage}: {new FileInfo(capture).Length / 1e6 / clock.Elapsed.TotalSeconds:F0} MB/s (peak buffered {conversations.PeakBufferedBytes / (1024.0 * 1024):F1} MiB)"
             );
         }
     }

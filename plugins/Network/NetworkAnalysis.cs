@@ -15,7 +15,8 @@ namespace Microkernel.Plugins.Network;
 /// <c>dump.pcap</c> (pcap or pcapng) that yields the dpkt-style results (hosts, domains, DNS,
 /// flows, ICMP, HTTP, SMTP, IRC, TLS, dead hosts) and the httpreplay-style exchanges
 /// (<c>http_ex</c>, <c>smtp_ex</c>), plus <c>pcap_sha256</c>. Memory stays bounded: packets
-/// are never held, TCP streams keep at most <c>max_stream_bytes</c> each.
+/// are never held, TCP streams keep at most <c>max_stream_bytes</c> each and
+/// <c>max_buffered_bytes</c> together.
 /// </summary>
 public sealed class NetworkAnalysis : Processing
 {
@@ -46,19 +47,28 @@ public sealed class NetworkAnalysis : Processing
 
         if (settings.SortPcap)
         {
+            // Cuckoo dissects the sorted capture when sorting produced one; pcap_sha256 stays
+            // the hash of dump.pcap.
             var sortedPath = Path.Combine(AnalysisPath, "dump_sorted.pcap");
             try
             {
-                if (PcapSorter.Sort(pcapPath, sortedPath, Context.ScratchPath, cancellationToken))
+                if (
+                    PcapSorter.Sort(
+                        pcapPath,
+                        sortedPath,
+                        Context.ScratchPath,
+                        out var problem,
+                        cancellationToken
+                    )
+                )
                 {
                     report.SortedPcapSha256 = HashFile(sortedPath);
+                    report.PcapSha256 = HashFile(pcapPath);
+                    pcapPath = sortedPath;
                 }
-                else
+                if (problem is not null)
                 {
-                    Logger.LogWarning(
-                        "sort_pcap is not implemented yet; dissecting the unsorted {Path}.",
-                        pcapPath
-                    );
+                    Logger.LogWarning("sort_pcap: {Problem}", problem);
                 }
             }
             catch (IOException ex)
@@ -67,19 +77,29 @@ public sealed class NetworkAnalysis : Processing
             }
         }
 
+        try
+        {
+            return await DissectAndWriteAsync(pcapPath, settings, report, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            report.Exchanges?.Dispose();
+        }
+    }
+
+    private async Task<JsonSection> DissectAndWriteAsync(
+        string pcapPath,
+        NetworkSettings settings,
+        NetworkReport report,
+        CancellationToken cancellationToken
+    )
+    {
         await Task.Run(
                 () => Dissect(pcapPath, settings, report, cancellationToken),
                 cancellationToken
             )
             .ConfigureAwait(false);
-        if (
-            report.SortedPcapSha256 is null
-            && File.Exists(Path.Combine(AnalysisPath, "dump_sorted.pcap"))
-            && settings.SortPcap
-        )
-        {
-            report.SortedPcapSha256 = HashFile(Path.Combine(AnalysisPath, "dump_sorted.pcap"));
-        }
         if (settings.ResolveDns && report.Dissector is not null)
         {
             report.ResolvedDomains = await DomainResolver
@@ -111,21 +131,30 @@ public sealed class NetworkAnalysis : Processing
             1,
             FileOptions.SequentialScan
         );
-        using var reader = new CaptureReader(stream, Path.GetFileName(pcapPath), sha256.AppendData);
-        var exchanges = new ApplicationExchanges(Path.Combine(AnalysisPath, "network"));
+        using var reader = new CaptureReader(
+            stream,
+            Path.GetFileName(pcapPath),
+            sha256.AppendData,
+            enforceSnapLength: report.SortedPcapSha256 is null
+        );
+        var exchanges = new ApplicationExchanges(
+            Path.Combine(AnalysisPath, "network"),
+            Path.Combine(Context.ScratchPath, $"http_ex-{Guid.NewGuid():N}.jsonl")
+        );
         report.Exchanges = exchanges;
         if (!reader.Open())
         {
             report.Errors.Add(reader.Error!);
             Logger.LogError("Unable to read PCAP file: {Error}", reader.Error);
             reader.DrainToObserver();
-            report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+            report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
             return;
         }
         var dissector = new CuckooDissector(settings.Dissector);
         report.Dissector = dissector;
         var conversations = new TcpConversations(
             settings.MaxStreamBytes,
+            settings.MaxBufferedBytes,
             exchanges.OnPair,
             dissector.Notes.Add
         );
@@ -151,6 +180,7 @@ public sealed class NetworkAnalysis : Processing
         if (reader.Error is not null)
         {
             report.Errors.Add(reader.Error);
+            Context.ReportError(reader.Error);
             Logger.LogError(
                 "{Error}; kept the {Count} packets read before it.",
                 reader.Error,
@@ -165,8 +195,13 @@ public sealed class NetworkAnalysis : Processing
                 dissector.AbortedPackets
             );
         }
-        report.Errors.AddRange(dissector.Notes);
-        report.PcapSha256 = Convert.ToHexStringLower(sha256.GetHashAndReset());
+        // Limits that dropped data: listed in network.errors and in debug.errors.
+        foreach (var note in dissector.Notes)
+        {
+            report.Errors.Add(note);
+            Context.ReportError(note);
+        }
+        report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
     }
 
     private JsonSection Section(NetworkReport report)

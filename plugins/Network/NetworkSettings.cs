@@ -13,6 +13,7 @@ internal sealed class NetworkSettings
     public TimeSpan ResolveDnsBudget { get; init; }
     public bool SortPcap { get; init; }
     public long MaxStreamBytes { get; init; }
+    public long MaxBufferedBytes { get; init; }
 
     public static NetworkSettings From(ModuleOptions options, string confDirectory)
     {
@@ -48,6 +49,13 @@ internal sealed class NetworkSettings
                 $"[network] max_stream_bytes = {maxStream} must be positive."
             );
         }
+        var maxBuffered = options.GetInt64("max_buffered_bytes", 64 * 1024 * 1024);
+        if (maxBuffered <= 0)
+        {
+            throw new ProcessingException(
+                $"[network] max_buffered_bytes = {maxBuffered} must be positive."
+            );
+        }
         var resultServer = options.GetString("resultserver_ip", "192.168.56.1");
         return new NetworkSettings
         {
@@ -60,12 +68,14 @@ internal sealed class NetworkSettings
                     ? null
                     : IpAddress.Parse(resultServer),
                 MaxStreamBytes = maxStream,
+                MaxBufferedBytes = maxBuffered,
             },
             ResolveDns = options.GetBoolean("resolve_dns", false),
             ResolveDnsTimeout = options.GetSeconds("resolve_dns_timeout", TimeSpan.FromSeconds(5)),
             ResolveDnsBudget = options.GetSeconds("resolve_dns_budget", TimeSpan.FromSeconds(30)),
             SortPcap = options.GetBoolean("sort_pcap", false),
             MaxStreamBytes = maxStream,
+            MaxBufferedBytes = maxBuffered,
         };
     }
 }

@@ -43,12 +43,24 @@ internal sealed class CaptureReader : IDisposable
     /// <param name="stream">The capture, read sequentially.</param>
     /// <param name="name">File name used in error messages.</param>
     /// <param name="observer">Sees every byte of the stream once, in order (e.g. a hash).</param>
-    public CaptureReader(Stream stream, string name, Action<ReadOnlySpan<byte>>? observer = null)
+    /// <param name="enforceSnapLength">
+    /// False for Cuckoo's own dump_sorted.pcap, whose header always says 1500 while its records
+    /// keep their full length (dpkt never checks); the sane maximum still applies.
+    /// </param>
+    public CaptureReader(
+        Stream stream,
+        string name,
+        Action<ReadOnlySpan<byte>>? observer = null,
+        bool enforceSnapLength = true
+    )
     {
         _stream = stream;
         _name = name;
         _observer = observer;
+        _enforceSnapLength = enforceSnapLength;
     }
+
+    private readonly bool _enforceSnapLength;
 
     public CaptureFormat Format { get; private set; }
 
@@ -154,7 +166,10 @@ internal sealed class CaptureReader : IDisposable
         var seconds = U32(header);
         var fraction = U32(header[4..]);
         var captured = U32(header[8..]);
-        var limit = _snapLength is > 0 and <= MaxRecordBytes ? _snapLength : MaxRecordBytes;
+        var limit =
+            _enforceSnapLength && _snapLength is > 0 and <= MaxRecordBytes
+                ? _snapLength
+                : MaxRecordBytes;
         if (captured > limit)
         {
             return Fail(

@@ -1,16 +1,656 @@
+using System.Buffers.Binary;
+
 namespace Microkernel.Plugins.Network.Capture;
 
 /// <summary>
-/// Cuckoo's <c>sort_pcap</c> (dump_sorted.pcap grouped by flow). Not implemented yet: the
-/// module logs a warning and dissects the unsorted capture, as Cuckoo does when sorting
-/// produces no file.
+/// Cuckoo 2.0's <c>sort_pcap</c>: <c>dump_sorted.pcap</c> with the packets grouped by flow,
+/// byte for byte as Cuckoo writes it (see fixtures/pcap/GOLDEN.md): snaplen 1500,
+/// caplen == len, timestamps through dpkt's lossy microsecond conversion twice, packets sorted
+/// by (flow, ts, n) in 32,000-packet chunks that are then merged with keys recomputed from each
+/// chunk, exactly as Cuckoo's <c>batch_sort</c> re-reads its temporary chunk files.
 /// </summary>
+/// <remarks>
+/// Streams: a chunk holds only an index (flow, time, position) of its 32,000 records; its
+/// packets are copied from the input by offset into a scratch chunk file, and the merge keeps
+/// one record per chunk in memory. Only the set of flows grows with the capture.
+/// </remarks>
 internal static class PcapSorter
 {
+    /// <summary>Cuckoo's <c>batch_sort</c> buffer size.</summary>
+    internal const int ChunkPackets = 32_000;
+
+    private const uint SnapLength = 1500;
+
+    /// <summary>
+    /// Sorts <paramref name="input"/> into <paramref name="output"/>. False (and no output)
+    /// when there is nothing to write (no packets) or the capture is not one Cuckoo can sort
+    /// (pcapng, link types other than Ethernet and raw IP); <paramref name="problem"/> says why.
+    /// </summary>
     public static bool Sort(
         string input,
         string output,
         string scratch,
+        out string? problem,
         CancellationToken cancellationToken
-    ) => false;
+    ) => Sort(input, output, scratch, ChunkPackets, out problem, cancellationToken);
+
+    /// <summary>The same with a smaller chunk size, so tests can reach the merge.</summary>
+    internal static bool Sort(
+        string input,
+        string output,
+        string scratch,
+        int chunkPackets,
+        out string? problem,
+        CancellationToken cancellationToken
+    )
+    {
+        problem = null;
+        using var file = new FileStream(
+            input,
+            FileMode.Open,
+            FileAccess.Read,
+            FileShare.Read,
+            1,
+            FileOptions.SequentialScan
+        );
+        using var reader = new CaptureReader(file, Path.GetFileName(input));
+        if (!reader.Open())
+        {
+            problem = reader.Error;
+            return false;
+        }
+        if (reader.Format != CaptureFormat.Pcap)
+        {
+            problem =
+                "Cuckoo's sort_pcap reads classic pcap only (dpkt 1.8.7); pcapng is left unsorted";
+            return false;
+        }
+        var linkType = reader.LinkType;
+        if (linkType is not (1 or 101))
+        {
+            problem =
+                $"Cuckoo's sort_pcap handles Ethernet and raw IP only, not link type {linkType}";
+            return false;
+        }
+        using var random = File.OpenHandle(input, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var flows = new FlowTable();
+        var chunks = new List<string>();
+        var index = new List<IndexEntry>(chunkPackets);
+        var counter = 0L;
+        var record = new byte[CaptureReader.MaxRecordBytes];
+        try
+        {
+            var more = true;
+            while (more)
+            {
+                index.Clear();
+                while (index.Count < chunkPackets)
+                {
+                    if (!reader.TryReadNext(out var ts, out var recordOffset, out var frame))
+                    {
+                        more = false;
+                        break;
+                    }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var tuple = FlowTuple.FromFrame(frame, linkType);
+                    var flow = flows.Normalised(tuple);
+                    index.Add(
+                        new IndexEntry(
+                            flow,
+                            flows.Intern(tuple),
+                            ts,
+                            ++counter,
+                            recordOffset + 16,
+                            frame.Length
+                        )
+                    );
+                }
+                if (index.Count == 0)
+                {
+                    break;
+                }
+                index.Sort((a, b) => CompareKeys(flows, a.Flow, a.Ts, a.N, b.Flow, b.Ts, b.N));
+                if (!more && chunks.Count == 0)
+                {
+                    // One chunk: the merge of a single chunk file is that file in order.
+                    WriteSingleChunk(random, index, output, linkType, record);
+                    return true;
+                }
+                var chunkPath = Path.Combine(scratch, $"sort-chunk-{chunks.Count}.bin");
+                chunks.Add(chunkPath);
+                WriteChunk(random, index, chunkPath, flows, record);
+            }
+            if (chunks.Count == 0)
+            {
+                return false; // no packets: Cuckoo writes no file
+            }
+            Merge(chunks, flows, output, linkType, cancellationToken);
+            return true;
+        }
+        finally
+        {
+            foreach (var chunk in chunks)
+            {
+                File.Delete(chunk);
+            }
+            if (reader.Error is not null)
+            {
+                problem = reader.Error;
+            }
+        }
+    }
+
+    /// <param name="Flow">The sort flow (direction first seen in the whole capture).</param>
+    /// <param name="RawFlow">The packet's own (src, dst, sport, dport, proto).</param>
+    private readonly record struct IndexEntry(
+        int Flow,
+        int RawFlow,
+        double Ts,
+        long N,
+        long Offset,
+        int Length
+    );
+
+    private static int CompareKeys(
+        FlowTable flows,
+        int flowA,
+        double tsA,
+        long nA,
+        int flowB,
+        double tsB,
+        long nB
+    )
+    {
+        var byFlow = flowA == flowB ? 0 : flows.Compare(flowA, flowB);
+        if (byFlow != 0)
+        {
+            return byFlow;
+        }
+        var byTime = tsA.CompareTo(tsB);
+        return byTime != 0 ? byTime : nA.CompareTo(nB);
+    }
+
+    private static void ReadRecord(
+        Microsoft.Win32.SafeHandles.SafeFileHandle input,
+        in IndexEntry entry,
+        Span<byte> into
+    )
+    {
+        var read = 0;
+        while (read < into.Length)
+        {
+            var count = RandomAccess.Read(input, into[read..], entry.Offset + read);
+            if (count <= 0)
+            {
+                throw new IOException($"capture shrank while sorting (offset {entry.Offset})");
+            }
+            read += count;
+        }
+    }
+
+    private static void WriteSingleChunk(
+        Microsoft.Win32.SafeHandles.SafeFileHandle input,
+        List<IndexEntry> index,
+        string output,
+        int linkType,
+        byte[] buffer
+    )
+    {
+        using var writer = new SortedPcapWriter(output, linkType);
+        foreach (var entry in index)
+        {
+            var raw = buffer.AsSpan(0, entry.Length);
+            ReadRecord(input, entry, raw);
+            // Written to Cuckoo's chunk file (first rounding), read back, written again.
+            writer.Write(raw, DpktTime.RoundTrip(entry.Ts));
+        }
+    }
+
+    /// <summary>
+    /// A chunk file holds what Cuckoo's merge would read back from its chunk pcap: the packet,
+    /// its once-rounded time, and the merge key a fresh reader of that file computes (its own
+    /// counter from 1 and its own flow directions).
+    /// </summary>
+    private static void WriteChunk(
+        Microsoft.Win32.SafeHandles.SafeFileHandle input,
+        List<IndexEntry> index,
+        string path,
+        FlowTable flows,
+        byte[] buffer
+    )
+    {
+        using var output = new FileStream(
+            path,
+            FileMode.Create,
+            FileAccess.Write,
+            FileShare.None,
+            1 << 16
+        );
+        var header = new byte[ChunkRecordHeader];
+        var seen = new HashSet<FlowTuple>();
+        var counter = 0;
+        foreach (var entry in index)
+        {
+            var raw = buffer.AsSpan(0, entry.Length);
+            ReadRecord(input, entry, raw);
+            var forward = flows[entry.RawFlow];
+            var reverse = forward.Reversed();
+            var mergeFlow = seen.Contains(reverse) ? reverse : forward;
+            seen.Add(mergeFlow);
+            BinaryPrimitives.WriteInt32LittleEndian(header, flows.Intern(mergeFlow));
+            BinaryPrimitives.WriteDoubleLittleEndian(
+                header.AsSpan(4),
+                DpktTime.Reread(DpktTime.Convert(entry.Ts))
+            );
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), ++counter);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), entry.Length);
+            output.Write(header);
+            output.Write(raw);
+        }
+    }
+
+    private const int ChunkRecordHeader = 20;
+
+    private sealed class ChunkReader(string path, int order) : IDisposable
+    {
+        private readonly BufferedStream _stream = new(File.OpenRead(path), 1 << 16);
+        private readonly byte[] _header = new byte[ChunkRecordHeader];
+        public readonly int Order = order;
+        public byte[] Raw = new byte[2048];
+        public int Length;
+        public int Flow;
+        public double Ts;
+        public int Counter;
+
+        public bool Next()
+        {
+            if (
+                _stream.ReadAtLeast(_header, ChunkRecordHeader, throwOnEndOfStream: false)
+                < ChunkRecordHeader
+            )
+            {
+                return false;
+            }
+            Flow = BinaryPrimitives.ReadInt32LittleEndian(_header);
+            Ts = BinaryPrimitives.ReadDoubleLittleEndian(_header.AsSpan(4));
+            Counter = BinaryPrimitives.ReadInt32LittleEndian(_header.AsSpan(12));
+            Length = BinaryPrimitives.ReadInt32LittleEndian(_header.AsSpan(16));
+            if (Raw.Length < Length)
+            {
+                Raw = new byte[Math.Max(Length, Raw.Length * 2)];
+            }
+            _stream.ReadExactly(Raw, 0, Length);
+            return true;
+        }
+
+        public void Dispose() => _stream.Dispose();
+    }
+
+    /// <summary>
+    /// heapq.merge over Keyed((flow, ts, n), Packet(raw, ts)) tuples: equal keys fall back to
+    /// comparing the raw bytes, then the time, then the chunk order.
+    /// </summary>
+    private sealed class MergeOrder(FlowTable flows) : IComparer<ChunkReader>
+    {
+        public int Compare(ChunkReader? a, ChunkReader? b)
+        {
+            var key = CompareKeys(flows, a!.Flow, a.Ts, a.Counter, b!.Flow, b.Ts, b.Counter);
+            if (key != 0)
+            {
+                return key;
+            }
+            var raw = a.Raw.AsSpan(0, a.Length).SequenceCompareTo(b.Raw.AsSpan(0, b.Length));
+            return raw != 0 ? raw : a.Order.CompareTo(b.Order);
+        }
+    }
+
+    private static void Merge(
+        List<string> chunks,
+        FlowTable flows,
+        string output,
+        int linkType,
+        CancellationToken cancellationToken
+    )
+    {
+        var readers = new List<ChunkReader>();
+        try
+        {
+            var queue = new PriorityQueue<ChunkReader, ChunkReader>(new MergeOrder(flows));
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                var reader = new ChunkReader(chunks[i], i);
+                readers.Add(reader);
+                if (reader.Next())
+                {
+                    queue.Enqueue(reader, reader);
+                }
+            }
+            using var writer = new SortedPcapWriter(output, linkType);
+            var written = 0L;
+            while (queue.TryDequeue(out var reader, out _))
+            {
+                if ((++written & 0xFFFF) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                writer.Write(reader.Raw.AsSpan(0, reader.Length), DpktTime.Convert(reader.Ts));
+                if (reader.Next())
+                {
+                    queue.Enqueue(reader, reader);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var reader in readers)
+            {
+                reader.Dispose();
+            }
+        }
+    }
+
+    /// <summary>dpkt.pcap.Writer(snaplen=1500): little-endian, caplen == len == the bytes written.</summary>
+    private sealed class SortedPcapWriter : IDisposable
+    {
+        private readonly FileStream _output;
+        private readonly byte[] _header = new byte[16];
+
+        public SortedPcapWriter(string path, int linkType)
+        {
+            _output = new FileStream(
+                path,
+                FileMode.Create,
+                FileAccess.Write,
+                FileShare.None,
+                1 << 16
+            );
+            Span<byte> file = stackalloc byte[24];
+            BinaryPrimitives.WriteUInt32LittleEndian(file, 0xA1B2C3D4);
+            BinaryPrimitives.WriteUInt16LittleEndian(file[4..], 2);
+            BinaryPrimitives.WriteUInt16LittleEndian(file[6..], 4);
+            BinaryPrimitives.WriteUInt32LittleEndian(file[16..], SnapLength);
+            BinaryPrimitives.WriteUInt32LittleEndian(file[20..], (uint)linkType);
+            _output.Write(file);
+        }
+
+        public void Write(ReadOnlySpan<byte> raw, (uint Seconds, uint Microseconds) time)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(_header, time.Seconds);
+            BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(4), time.Microseconds);
+            BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(8), (uint)raw.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(12), (uint)raw.Length);
+            _output.Write(_header);
+            _output.Write(raw);
+        }
+
+        public void Dispose() => _output.Dispose();
+    }
+}
+
+/// <summary>dpkt 1.8.7's timestamp handling on the way out and back in.</summary>
+internal static class DpktTime
+{
+    /// <summary>
+    /// <c>tv_sec = int(ts)</c>, <c>tv_usec = int(round(ts % 1, 6) * 10**6)</c> with Python 2.7's
+    /// correctly rounded <c>round</c> (half away from zero on the exact binary value).
+    /// </summary>
+    public static (uint Seconds, uint Microseconds) Convert(double ts)
+    {
+        var seconds = Math.Truncate(ts);
+        var fraction = ts % 1.0;
+        var micros = Math.Truncate(RoundToSixPlaces(fraction) * 1_000_000.0);
+        return ((uint)seconds, (uint)micros);
+    }
+
+    /// <summary>Written by dpkt and read back: <c>tv_sec + tv_usec / 1e6</c>.</summary>
+    public static double Reread((uint Seconds, uint Microseconds) time) =>
+        time.Seconds + time.Microseconds / 1e6;
+
+    /// <summary>Cuckoo's first pass (chunk file) and the output's conversion: twice lossy.</summary>
+    public static (uint Seconds, uint Microseconds) RoundTrip(double ts) =>
+        Convert(Reread(Convert(ts)));
+
+    /// <summary>Python 2.7 <c>round(x, 6)</c> for 0 &lt;= x &lt; 1.</summary>
+    internal static double RoundToSixPlaces(double x)
+    {
+        if (x <= 0)
+        {
+            return 0;
+        }
+        var bits = BitConverter.DoubleToInt64Bits(x);
+        var exponent = (int)((bits >> 52) & 0x7FF);
+        var mantissa = (ulong)(bits & 0xFFFFFFFFFFFFFL);
+        if (exponent == 0)
+        {
+            return 0; // subnormal: far below half a millionth
+        }
+        mantissa |= 1UL << 52;
+        var shift = 1075 - exponent; // x = mantissa / 2^shift
+        if (shift > 120)
+        {
+            return 0;
+        }
+        var scaled = (UInt128)mantissa * 1_000_000;
+        UInt128 quotient;
+        bool roundUp;
+        if (shift <= 0)
+        {
+            quotient = scaled << -shift;
+            roundUp = false;
+        }
+        else
+        {
+            quotient = scaled >> shift;
+            var remainder = scaled - (quotient << shift);
+            roundUp = remainder << 1 >= (UInt128)1 << shift;
+        }
+        if (roundUp)
+        {
+            quotient++;
+        }
+        // The nearest double to quotient / 10^6: one correctly rounded division.
+        return (double)quotient / 1_000_000.0;
+    }
+}
+
+/// <summary>
+/// Cuckoo's flow tuple <c>(src, dst, sport, dport, proto)</c> for sorting: IPv4 addresses
+/// compare as dotted-quad strings; anything that is not IPv4 is <c>(0, 0, 0, 0, -1)</c>, which
+/// sorts first (in Python 2 an int is less than a string).
+/// </summary>
+internal readonly record struct FlowTuple(
+    bool IsIp,
+    uint Source,
+    uint Destination,
+    ushort SourcePort,
+    ushort DestinationPort,
+    byte Protocol
+)
+{
+    public static readonly FlowTuple NotIp = default;
+
+    public FlowTuple Reversed() =>
+        IsIp ? new(true, Destination, Source, DestinationPort, SourcePort, Protocol) : this;
+
+    /// <summary>dpkt's view: Ethernet (one 802.1Q tag) or raw IP; IPv4 header without version check.</summary>
+    public static FlowTuple FromFrame(ReadOnlySpan<byte> frame, int linkType)
+    {
+        ReadOnlySpan<byte> ip;
+        if (linkType == 1)
+        {
+            if (frame.Length < 14)
+            {
+                return NotIp;
+            }
+            var type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+            var body = frame[14..];
+            if (type == 0x8100)
+            {
+                if (body.Length < 4)
+                {
+                    return NotIp;
+                }
+                type = BinaryPrimitives.ReadUInt16BigEndian(body[2..]);
+                body = body[4..];
+            }
+            if (type != 0x0800)
+            {
+                return NotIp;
+            }
+            ip = body;
+        }
+        else
+        {
+            ip = frame;
+        }
+        if (ip.Length < 20)
+        {
+            return NotIp;
+        }
+        var headerLength = (ip[0] & 0x0F) * 4;
+        if (headerLength < 20)
+        {
+            return NotIp;
+        }
+        var protocol = ip[9];
+        var source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
+        var destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+        ushort sport = 0,
+            dport = 0;
+        if (protocol is 6 or 17)
+        {
+            // dpkt bounds the payload by the IP total length.
+            int total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+            var end = Math.Min(total, ip.Length);
+            var transport = headerLength <= end ? ip[headerLength..end] : [];
+            if (transport.Length >= (protocol == 6 ? 20 : 8))
+            {
+                sport = BinaryPrimitives.ReadUInt16BigEndian(transport);
+                dport = BinaryPrimitives.ReadUInt16BigEndian(transport[2..]);
+            }
+        }
+        return new FlowTuple(true, source, destination, sport, dport, protocol);
+    }
+
+    public int CompareTo(FlowTuple other)
+    {
+        if (IsIp != other.IsIp)
+        {
+            return IsIp ? 1 : -1;
+        }
+        if (!IsIp)
+        {
+            return 0;
+        }
+        var c = Dotted(Source).CompareTo(Dotted(other.Source));
+        if (c != 0)
+        {
+            return c;
+        }
+        c = Dotted(Destination).CompareTo(Dotted(other.Destination));
+        if (c != 0)
+        {
+            return c;
+        }
+        c = SourcePort.CompareTo(other.SourcePort);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = DestinationPort.CompareTo(other.DestinationPort);
+        return c != 0 ? c : Protocol.CompareTo(other.Protocol);
+    }
+
+    /// <summary>The dotted-quad text, zero-padded to 16 bytes, as a number that orders like the string.</summary>
+    internal static UInt128 Dotted(uint address)
+    {
+        Span<byte> text = stackalloc byte[16];
+        text.Clear();
+        var at = 0;
+        for (var shift = 24; shift >= 0; shift -= 8)
+        {
+            var octet = (address >> shift) & 0xFF;
+            if (octet >= 100)
+            {
+                text[at++] = (byte)('0' + octet / 100);
+            }
+            if (octet >= 10)
+            {
+                text[at++] = (byte)('0' + octet / 10 % 10);
+            }
+            text[at++] = (byte)('0' + octet % 10);
+            if (shift > 0)
+            {
+                text[at++] = (byte)'.';
+            }
+        }
+        return BinaryPrimitives.ReadUInt128BigEndian(text);
+    }
+}
+
+/// <summary>Flow tuples by id, with the direction each was first seen in.</summary>
+internal sealed class FlowTable
+{
+    private readonly Dictionary<FlowTuple, int> _ids = [];
+    private readonly List<FlowTuple> _tuples = [];
+
+    // Dotted-quad sort keys of each flow's addresses, made once rather than per comparison.
+    private readonly List<(UInt128 Source, UInt128 Destination)> _dotted = [];
+
+    /// <summary>Python 2's comparison of the two flow tuples.</summary>
+    public int Compare(int a, int b)
+    {
+        var x = _tuples[a];
+        var y = _tuples[b];
+        if (x.IsIp != y.IsIp)
+        {
+            return x.IsIp ? 1 : -1;
+        }
+        if (!x.IsIp)
+        {
+            return 0;
+        }
+        var c = _dotted[a].Source.CompareTo(_dotted[b].Source);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = _dotted[a].Destination.CompareTo(_dotted[b].Destination);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = x.SourcePort.CompareTo(y.SourcePort);
+        if (c != 0)
+        {
+            return c;
+        }
+        c = x.DestinationPort.CompareTo(y.DestinationPort);
+        return c != 0 ? c : x.Protocol.CompareTo(y.Protocol);
+    }
+
+    private readonly HashSet<FlowTuple> _seen = [];
+
+    public FlowTuple this[int id] => _tuples[id];
+
+    public int Intern(FlowTuple tuple)
+    {
+        if (!_ids.TryGetValue(tuple, out var id))
+        {
+            id = _tuples.Count;
+            _tuples.Add(tuple);
+            _dotted.Add((FlowTuple.Dotted(tuple.Source), FlowTuple.Dotted(tuple.Destination)));
+            _ids[tuple] = id;
+        }
+        return id;
+    }
+
+    /// <summary>SortCap.next: the reverse tuple when that direction was seen before.</summary>
+    public int Normalised(FlowTuple tuple)
+    {
+        var reverse = tuple.Reversed();
+        var flow = _seen.Contains(reverse) ? reverse : tuple;
+        _seen.Add(flow);
+        return Intern(flow);
+    }
 }

@@ -56,6 +56,9 @@ internal sealed class DissectorOptions
 
     /// <summary>Cap on the SMTP bytes kept per destination (Cuckoo keeps everything).</summary>
     public long MaxStreamBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Cap on the SMTP bytes kept for all destinations together.</summary>
+    public long MaxBufferedBytes { get; init; } = 64 * 1024 * 1024;
 }
 
 /// <summary>
@@ -84,7 +87,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     public List<IpAddress> DnsServers { get; } = [];
     private readonly HashSet<IpAddress> _dnsServersSeen = [];
     public List<IrcMessage> Irc { get; } = [];
-    private readonly Dictionary<IpAddress, MemoryStream> _smtpFlows = [];
+
+    // Null once a flow is known not to start with EHLO/HELO: it can never be reported.
+    private readonly Dictionary<IpAddress, MemoryStream?> _smtpFlows = [];
+    private long _smtpBytes;
     private readonly List<IpAddress> _smtpOrder = [];
     private readonly Dictionary<FlowKey, (uint Seq, uint Ack)> _emptySegments = [];
     private readonly Dictionary<(IpAddress, ushort), int> _deadCounts = [];
@@ -93,6 +99,13 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     private double _firstTimestamp;
     private long _offset = -1;
     private int _smtpTruncated;
+
+    /// <summary>
+    /// Entries kept for dead-host detection (one per TCP direction that sent an empty segment):
+    /// about 20 MiB. A SYN scan would otherwise grow it by one entry per packet.
+    /// </summary>
+    internal const int MaxTrackedEmptySegments = 1 << 18;
+    private int _emptySegmentResets;
 
     /// <summary>Packets whose processing Cuckoo would abort with a logged exception.</summary>
     public int AbortedPackets { get; private set; }
@@ -197,6 +210,13 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
                             _deadOrder.Add(host);
                         }
                         _deadCounts[host] = count + 1;
+                    }
+                    if (
+                        _emptySegments.Count >= MaxTrackedEmptySegments
+                        && !_emptySegments.ContainsKey(connection)
+                    )
+                    {
+                        ForgetEmptySegments();
                     }
                     _emptySegments[connection] = (packet.Sequence, packet.Acknowledgement);
                 }
@@ -331,7 +351,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
             Port = port,
             Data = Text.ConvertToPrintable(data),
             Uri = ConvertPrintableString(UrlUnparse(netloc, uri)),
-            Body = Text.ConvertToPrintable(request.BodyParsed ? request.Body : []),
+            Body = Text.ConvertToPrintable(request.BodyParsed ? request.BodyIn(data) : []),
             Path = Text.ConvertToPrintable(request.Uri),
             UserAgent = request.Header("user-agent") is { } ua ? Text.ConvertToPrintable(ua) : null,
             Version = Text.ConvertToPrintable(request.Version),
@@ -359,6 +379,18 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         return "http:" + url;
     }
 
+    private void ForgetEmptySegments()
+    {
+        if (_emptySegmentResets++ == 0)
+        {
+            Notes.Add(
+                $"More than {MaxTrackedEmptySegments} TCP connections sent empty segments; dead host detection forgot the older ones, so dead_hosts may miss some."
+            );
+        }
+        _emptySegments.Clear();
+        _emptySegments.TrimExcess();
+    }
+
     private void ReassembleSmtp(IpAddress destination, ReadOnlySpan<byte> data)
     {
         if (!_smtpFlows.TryGetValue(destination, out var flow))
@@ -366,18 +398,36 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
             _smtpFlows[destination] = flow = new MemoryStream();
             _smtpOrder.Add(destination);
         }
-        var room = options.MaxStreamBytes - flow.Length;
+        if (flow is null)
+        {
+            return;
+        }
+        var room = Math.Min(
+            options.MaxStreamBytes - flow.Length,
+            options.MaxBufferedBytes - _smtpBytes
+        );
         if (room < data.Length)
         {
             if (_smtpTruncated++ == 0)
             {
                 Notes.Add(
-                    $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}); the rest was dropped."
+                    $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}) or max_buffered_bytes ({options.MaxBufferedBytes}); the rest was dropped."
                 );
             }
             data = data[..(int)Math.Max(0, room)];
         }
         flow.Write(data);
+        _smtpBytes += data.Length;
+        if (flow.Length >= 4)
+        {
+            var head = flow.GetBuffer().AsSpan(0, 4);
+            if (!head.SequenceEqual("EHLO"u8) && !head.SequenceEqual("HELO"u8))
+            {
+                // Cuckoo only reports flows starting with EHLO/HELO; stop holding this one.
+                _smtpBytes -= flow.Length;
+                _smtpFlows[destination] = null;
+            }
+        }
     }
 
     private void IdentifyTls(ReadOnlySpan<byte> data)
@@ -499,7 +549,11 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     {
         foreach (var destination in _smtpOrder)
         {
-            var raw = _smtpFlows[destination].ToArray();
+            if (_smtpFlows[destination] is not { } flow)
+            {
+                continue;
+            }
+            var raw = flow.ToArray();
             if (raw.AsSpan().StartsWith("EHLO"u8) || raw.AsSpan().StartsWith("HELO"u8))
             {
                 yield return (destination, raw);

@@ -73,7 +73,19 @@ internal sealed class HttpMessage
 
     /// <summary>Header values by lower-case name; a repeated header keeps all values.</summary>
     public Dictionary<string, List<byte[]>> Headers { get; } = new(StringComparer.Ordinal);
-    public byte[] Body = [];
+
+    // The body is a slice of the parsed bytes (no copy) unless it had to be de-chunked.
+    private byte[]? _ownedBody;
+    private int _bodyOffset;
+    private int _bodyLength;
+
+    /// <summary>The body within <paramref name="parsed"/>, the bytes this message was parsed from.</summary>
+    public ReadOnlySpan<byte> BodyIn(ReadOnlySpan<byte> parsed) =>
+        _ownedBody is not null ? _ownedBody : parsed.Slice(_bodyOffset, _bodyLength);
+
+    /// <inheritdoc cref="BodyIn(ReadOnlySpan{byte})"/>
+    public ReadOnlyMemory<byte> BodyIn(ReadOnlyMemory<byte> parsed) =>
+        _ownedBody is not null ? _ownedBody : parsed.Slice(_bodyOffset, _bodyLength);
 
     public byte[]? Header(string lowerName) =>
         Headers.TryGetValue(lowerName, out var values) && values.Count == 1 ? values[0] : null;
@@ -125,7 +137,7 @@ internal sealed class HttpMessage
         message.Method = Text.Latin1(method);
         message.Uri = stripped[parts[1]].ToArray();
         message.Version = version;
-        return ParseHeadersAndBody(rest, message);
+        return ParseHeadersAndBody(rest, data.Length - rest.Length, message);
     }
 
     public static Outcome ParseResponse(ReadOnlySpan<byte> data, HttpMessage message)
@@ -151,11 +163,17 @@ internal sealed class HttpMessage
             status.Length > 9
                 ? 0
                 : int.Parse(status, NumberStyles.None, CultureInfo.InvariantCulture);
-        return ParseHeadersAndBody(rest, message);
+        return ParseHeadersAndBody(rest, data.Length - rest.Length, message);
     }
 
-    private static Outcome ParseHeadersAndBody(ReadOnlySpan<byte> rest, HttpMessage message)
+    /// <param name="restOffset">Where <paramref name="rest"/> starts in the parsed bytes.</param>
+    private static Outcome ParseHeadersAndBody(
+        ReadOnlySpan<byte> rest,
+        int restOffset,
+        HttpMessage message
+    )
     {
+        var length0 = rest.Length;
         var headers = new Dictionary<string, List<byte[]>>(StringComparer.Ordinal);
         Span<Range> keyParts = stackalloc Range[2];
         while (true)
@@ -200,7 +218,7 @@ internal sealed class HttpMessage
             {
                 return Outcome.Partial;
             }
-            message.Body = body;
+            message._ownedBody = body;
         }
         else if (headers.TryGetValue("content-length", out var cl))
         {
@@ -210,11 +228,13 @@ internal sealed class HttpMessage
             }
             // Python's f.read(n) reads everything for a negative n.
             var take = length < 0 ? rest.Length : (int)Math.Min(length, rest.Length);
-            message.Body = rest[..take].ToArray();
+            message._bodyOffset = restOffset + (length0 - rest.Length);
+            message._bodyLength = take;
         }
         else if (headers.ContainsKey("content-type"))
         {
-            message.Body = rest.ToArray();
+            message._bodyOffset = restOffset + (length0 - rest.Length);
+            message._bodyLength = rest.Length;
         }
         message.BodyParsed = true;
         return Outcome.Complete;

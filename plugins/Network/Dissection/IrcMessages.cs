@@ -9,7 +9,7 @@ internal sealed record IrcMessage(string Type, string? Prefix, string Command, s
 /// </summary>
 internal static class IrcMessages
 {
-    private static readonly HashSet<string> ClientCommands =
+    private static readonly string[] ClientCommandNames =
     [
         "PASS",
         "JOIN",
@@ -58,6 +58,28 @@ internal static class IrcMessages
         "ISON",
     ];
 
+    // The commands packed into a ulong (at most 8 ASCII letters), so a candidate word is looked
+    // up without making a string: this matcher runs on every TCP payload.
+    private static readonly HashSet<ulong> ClientCommands = ClientCommandNames
+        .Select(name => Pack(System.Text.Encoding.ASCII.GetBytes(name)))
+        .ToHashSet();
+
+    private const int LongestCommand = 8;
+
+    private static ulong Pack(ReadOnlySpan<byte> word)
+    {
+        ulong packed = 0;
+        foreach (var b in word)
+        {
+            packed = (packed << 8) | b;
+        }
+        return packed;
+    }
+
+    // The bytes Cuckoo's `[\x0a\0x0d]` class accepts as a line end: LF, NUL, 'x', '0', 'd'.
+    private static readonly System.Buffers.SearchValues<byte> Terminators =
+        System.Buffers.SearchValues.Create([(byte)'\n', 0, (byte)'x', (byte)'0', (byte)'d']);
+
     /// <summary>Client messages first, then server messages (numeric 266 left out), as Cuckoo lists them.</summary>
     public static void Extract(ReadOnlySpan<byte> data, List<IrcMessage> into)
     {
@@ -93,54 +115,49 @@ internal static class IrcMessages
 
     private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
 
-    // ([a-zA-Z]+\x20)(.+[\x0a\0x0d]) searched anywhere in the line; `.` stops at LF.
+    // ([a-zA-Z]+\x20)(.+[\x0a\0x0d]) searched anywhere in the line; `.` stops at LF. The first
+    // space that follows a letter decides: its letter run is the command candidate, and the
+    // match needs a terminator at least two bytes after that space. The line holds at most one
+    // LF (its last byte), so the last terminator anywhere in the line is the one `.+` reaches.
     private static IrcMessage? MatchClient(ReadOnlySpan<byte> line)
     {
-        var body = line;
-        var newline = body.IndexOf((byte)'\n');
-        var lastTerminator = -1;
-        for (var k = line.Length - 1; k >= 0; k--)
+        var q = 0;
+        while (true)
         {
-            var b = line[k];
-            if (b is (byte)'\n' or 0 or (byte)'x' or (byte)'0' or (byte)'d')
+            var space = line[q..].IndexOf((byte)' ');
+            if (space < 0)
             {
-                if (newline < 0 || k <= newline)
-                {
-                    lastTerminator = k;
-                    break;
-                }
+                return null;
             }
+            q += space;
+            if (q > 0 && IsLetter(line[q - 1]))
+            {
+                break;
+            }
+            q++;
         }
-        if (lastTerminator < 0)
+        var lastTerminator = line.LastIndexOfAny(Terminators);
+        if (lastTerminator < q + 2)
         {
             return null;
         }
-        var p = 0;
-        while (p < line.Length)
+        var p = q - 1;
+        while (p > 0 && IsLetter(line[p - 1]))
         {
-            if (!IsLetter(line[p]))
-            {
-                p++;
-                continue;
-            }
-            var q = p;
-            while (q < line.Length && IsLetter(line[q]))
-            {
-                q++;
-            }
-            if (q < line.Length && line[q] == (byte)' ' && lastTerminator >= q + 2)
-            {
-                var command = Text.Latin1(line[p..q]);
-                if (!ClientCommands.Contains(command))
-                {
-                    return null;
-                }
-                var parameters = Text.Strip(line[(q + 1)..(lastTerminator + 1)]);
-                return new IrcMessage("client", null, command, Text.ConvertToPrintable(parameters));
-            }
-            p = q;
+            p--;
         }
-        return null;
+        var word = line[p..q];
+        if (word.Length > LongestCommand || !ClientCommands.Contains(Pack(word)))
+        {
+            return null;
+        }
+        var parameters = Text.Strip(line[(q + 1)..(lastTerminator + 1)]);
+        return new IrcMessage(
+            "client",
+            null,
+            Text.Latin1(word),
+            Text.ConvertToPrintable(parameters)
+        );
     }
 
     // (^:[\w+.{}!@|()]+\x20)([a-zA-Z]+|[0-9]{3})(\x20.+)

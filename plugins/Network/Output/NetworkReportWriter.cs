@@ -26,7 +26,7 @@ internal sealed class NetworkReport
 /// </summary>
 internal static class NetworkReportWriter
 {
-    private static readonly JsonWriterOptions WriterOptions = new()
+    public static readonly JsonWriterOptions WriterOptions = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         SkipValidation = false,
@@ -131,10 +131,7 @@ internal static class NetworkReportWriter
         if (exchanges is not null)
         {
             json.WriteStartArray("http_ex");
-            foreach (var http in SortByTimestamp(exchanges.Http, e => e.Timestamp))
-            {
-                WriteHttpExchange(json, http);
-            }
+            exchanges.Http.WriteSortedTo(json);
             json.WriteEndArray();
             json.WriteStartArray("https_ex");
             json.WriteEndArray();
@@ -265,7 +262,7 @@ internal static class NetworkReportWriter
         json.WriteEndObject();
     }
 
-    private static void WriteHttpExchange(Utf8JsonWriter json, HttpExchange http)
+    public static void WriteHttpExchange(Utf8JsonWriter json, HttpExchange http)
     {
         json.WriteStartObject();
         json.WriteNumber("dport", http.Stream.ServerPort);
@@ -288,9 +285,9 @@ internal static class NetworkReportWriter
         json.WriteString("path", http.ResponseBody.Path);
         json.WriteString("protocol", "http");
         WriteBody(json, "req", http.RequestBody);
-        json.WriteString("request", http.Request);
+        Latin1Json.WriteString(json, "request", http.Request.Span);
         WriteBody(json, "resp", http.ResponseBody);
-        json.WriteString("response", http.Response);
+        Latin1Json.WriteString(json, "response", http.Response.Span);
         json.WriteString("sha1", http.ResponseBody.Sha1);
         json.WriteNumber("sport", http.Stream.ClientPort);
         json.WriteString("src", http.Stream.Client.ToString());

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
 using Microkernel.Plugins.Network.Dissection;
+using Microkernel.Plugins.Network.Output;
 
 namespace Microkernel.Plugins.Network.Streams;
 
@@ -18,8 +19,10 @@ internal sealed class HttpExchange
     public required bool HostIsList;
     public required string Uri;
     public required int Status;
-    public required string Request;
-    public required string Response;
+
+    /// <summary>Head of the raw request (latin-1 bytes), up to the blank line.</summary>
+    public required ReadOnlyMemory<byte> Request;
+    public required ReadOnlyMemory<byte> Response;
     public required BodyFile RequestBody;
     public required BodyFile ResponseBody;
 }
@@ -51,12 +54,14 @@ internal sealed class SmtpExchange
 /// entries, as httpreplay's HttpProtocol and SmtpProtocol do. Bodies are written to
 /// <c>network/&lt;sha1&gt;</c> in the analysis folder.
 /// </summary>
-internal sealed partial class ApplicationExchanges(string bodyFolder)
+internal sealed partial class ApplicationExchanges(string bodyFolder, string spillPath)
+    : IDisposable
 {
     private readonly Dictionary<StreamKey, SmtpExchange> _smtp = [];
     private readonly HashSet<string> _written = new(StringComparer.Ordinal);
 
-    public List<HttpExchange> Http { get; } = [];
+    /// <summary>http_ex entries, already in their JSON form, sorted by time when written out.</summary>
+    public SpilledJsonList Http { get; } = new(spillPath, NetworkReportWriter.WriterOptions);
     public List<SmtpExchange> Smtp { get; } = [];
 
     public void OnPair(ConversationPair pair)
@@ -66,8 +71,8 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         var recv = pair.Received;
         ushort port;
         if (
-            TcpConversations.HttpPorts.Contains(key.ClientPort)
-            || TcpConversations.SmtpPorts.Contains(key.ClientPort)
+            TcpConversations.IsHttpPort(key.ClientPort)
+            || TcpConversations.IsSmtpPort(key.ClientPort)
         )
         {
             // httpreplay looks the handler up by source port first and then swaps the roles.
@@ -78,41 +83,46 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         {
             port = key.ServerPort;
         }
-        if (TcpConversations.HttpPorts.Contains(port))
+        if (TcpConversations.IsHttpPort(port))
         {
             OnHttp(key, pair.Timestamp, sent, recv);
         }
-        else if (TcpConversations.SmtpPorts.Contains(port))
+        else if (TcpConversations.IsSmtpPort(port))
         {
             OnSmtp(key, pair.Timestamp, sent, recv);
         }
     }
 
-    private void OnHttp(StreamKey key, double? ts, byte[] sent, byte[] recv)
+    private void OnHttp(
+        StreamKey key,
+        double? ts,
+        ReadOnlyMemory<byte> sent,
+        ReadOnlyMemory<byte> recv
+    )
     {
         if (sent.Length == 0)
         {
             return;
         }
         var request = new HttpMessage();
-        if (HttpMessage.ParseRequest(sent, request) != HttpMessage.Outcome.Complete)
+        if (HttpMessage.ParseRequest(sent.Span, request) != HttpMessage.Outcome.Complete)
         {
             return;
         }
         var response = new HttpMessage();
-        byte[]? responseBody = null;
+        ReadOnlyMemory<byte>? responseBody = null;
         var status = 0;
-        if (HttpMessage.ParseResponse(recv, response) == HttpMessage.Outcome.Complete)
+        if (HttpMessage.ParseResponse(recv.Span, response) == HttpMessage.Outcome.Complete)
         {
             status = response.Status;
-            responseBody = response.Body;
+            responseBody = response.BodyIn(recv);
             var encoding = response.Header("content-encoding");
-            if (encoding is not null && responseBody.Length > 0)
+            if (encoding is not null && responseBody.Value.Length > 0)
             {
                 var name = Text.Latin1(encoding);
                 responseBody = name switch
                 {
-                    "gzip" => Gunzip(responseBody),
+                    "gzip" => Gunzip(responseBody.Value.Span) is { } inflated ? inflated : null,
                     "none" or "identity" => responseBody,
                     "pack200-gzip" => null,
                     // httpreplay raises UnknownHttpEncoding here and loses all of Pcap2; we keep the raw body.
@@ -131,36 +141,39 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         {
             host = [key.Server.ToString()];
         }
-        Http.Add(
-            new HttpExchange
-            {
-                Stream = key,
-                Timestamp = ts,
-                Method = request.Method,
-                Host = host,
-                HostIsList = hostIsList,
-                Uri = Text.Latin1(request.Uri),
-                Status = status,
-                Request = Text.Latin1(HeaderBlock(sent)),
-                Response = Text.Latin1(HeaderBlock(recv)),
-                RequestBody = WriteBody(request.Body),
-                ResponseBody = WriteBody(responseBody ?? []),
-            }
-        );
+        var exchange = new HttpExchange
+        {
+            Stream = key,
+            Timestamp = ts,
+            Method = request.Method,
+            Host = host,
+            HostIsList = hostIsList,
+            Uri = Text.Latin1(request.Uri),
+            Status = status,
+            Request = HeaderBlock(sent),
+            Response = HeaderBlock(recv),
+            RequestBody = WriteBody(request.BodyIn(sent.Span)),
+            ResponseBody = WriteBody(responseBody is { } body ? body.Span : []),
+        };
+        // Python's sort on the timestamp, where None sorts first.
+        NetworkReportWriter.WriteHttpExchange(Http.Begin(), exchange);
+        Http.End(ts ?? double.NegativeInfinity);
     }
 
-    private static ReadOnlySpan<byte> HeaderBlock(byte[] raw)
+    public void Dispose() => Http.Dispose();
+
+    private static ReadOnlyMemory<byte> HeaderBlock(ReadOnlyMemory<byte> raw)
     {
-        var end = raw.AsSpan().IndexOf("\r\n\r\n"u8);
-        return end < 0 ? raw : raw.AsSpan(0, end);
+        var end = raw.Span.IndexOf("\r\n\r\n"u8);
+        return end < 0 ? raw : raw[..end];
     }
 
     /// <summary>zlib.decompress(data, 16 + MAX_WBITS): a truncated or corrupt stream gives None.</summary>
-    private static byte[]? Gunzip(byte[] data)
+    private static byte[]? Gunzip(ReadOnlySpan<byte> data)
     {
         try
         {
-            using var input = new MemoryStream(data);
+            using var input = new MemoryStream(data.ToArray());
             using var gzip = new GZipStream(input, CompressionMode.Decompress);
             using var output = new MemoryStream();
             gzip.CopyTo(output);
@@ -170,7 +183,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
             {
                 return null;
             }
-            var trailer = data.AsSpan(data.Length - 8);
+            var trailer = data[^8..];
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
             var size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
             return
@@ -184,7 +197,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         }
     }
 
-    private BodyFile WriteBody(byte[] body)
+    private BodyFile WriteBody(ReadOnlySpan<byte> body)
     {
         var sha1 = Convert.ToHexStringLower(SHA1.HashData(body));
         var md5 = Convert.ToHexStringLower(MD5.HashData(body));
@@ -227,7 +240,12 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
     [GeneratedRegex("<(.*?)>", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
     private static partial Regex AngleAddress();
 
-    private void OnSmtp(StreamKey key, double? ts, byte[] sent, byte[] recv)
+    private void OnSmtp(
+        StreamKey key,
+        double? ts,
+        ReadOnlyMemory<byte> sent,
+        ReadOnlyMemory<byte> recv
+    )
     {
         if (!_smtp.TryGetValue(key, out var session))
         {
@@ -235,11 +253,11 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
             _smtp[key] = session;
             Smtp.Add(session);
         }
-        ParseSmtpRequest(session, sent);
-        ParseSmtpReply(session, recv);
+        ParseSmtpRequest(session, sent.Span);
+        ParseSmtpReply(session, recv.Span);
     }
 
-    private static void ParseSmtpRequest(SmtpExchange session, byte[] request)
+    private static void ParseSmtpRequest(SmtpExchange session, ReadOnlySpan<byte> request)
     {
         var text = Text.Latin1(request);
         string[] words =
@@ -385,14 +403,14 @@ internal sealed partial class ApplicationExchanges(string bodyFolder)
         }
     }
 
-    private static void ParseSmtpReply(SmtpExchange session, byte[] reply)
+    private static void ParseSmtpReply(SmtpExchange session, ReadOnlySpan<byte> reply)
     {
         if (reply.Length < 3)
         {
             return;
         }
-        session.LastReply = reply;
-        var code = reply.AsSpan(0, 3);
+        session.LastReply = reply.ToArray();
+        var code = reply[..3];
         if (
             code[0] is >= (byte)'0' and <= (byte)'9'
             && code[1] is >= (byte)'0' and <= (byte)'9'

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microkernel.Plugins.Network.Capture;
 
 namespace Microkernel.Plugins.Network.Streams;
@@ -7,36 +8,65 @@ namespace Microkernel.Plugins.Network.Streams;
 /// payload is released in sequence order once the peer acknowledges it, and a (sent, received)
 /// pair is cut each time the client speaks again after the server answered. Retransmissions
 /// replace the buffered segment; out-of-order segments wait until acknowledged. Only
-/// connections on handled ports (HTTP 80/8000/8080, SMTP 25/465/587) are tracked, and each
-/// keeps at most <c>maxStreamBytes</c> buffered.
+/// connections on handled ports (HTTP 80/8000/8080, SMTP 25/465/587) are tracked.
 /// </summary>
+/// <remarks>
+/// Memory is bounded twice: each stream keeps at most <c>maxStreamBytes</c>, and all streams
+/// together at most <c>maxBufferedBytes</c> (segments waiting for an acknowledgement, data
+/// waiting to be paired, and a fixed cost per tracked stream). httpreplay's exact ACK matching
+/// never releases some segments, so without the global budget every unfinished stream would
+/// keep them until the end of the capture. Over budget, the least recently active streams are
+/// evicted: what they have is flushed as httpreplay flushes at the end of the capture, and
+/// their unacknowledged segments (which httpreplay would also drop unless acknowledged later)
+/// are reported through <paramref name="onNote"/>.
+/// </remarks>
 internal sealed class TcpConversations(
     long maxStreamBytes,
+    long maxBufferedBytes,
     Action<ConversationPair> onPair,
     Action<string> onNote
 )
 {
-    public static readonly HashSet<ushort> HttpPorts = [80, 8000, 8080];
-    public static readonly HashSet<ushort> SmtpPorts = [25, 465, 587];
-
     private const byte Fin = 0x01;
     private const byte Syn = 0x02;
     private const byte Rst = 0x04;
     private const byte Ack = 0x10;
 
+    /// <summary>What an idle tracked stream costs (object, dictionary entry, empty state).</summary>
+    internal const long StreamOverheadBytes = 256;
+
     private readonly Dictionary<StreamKey, TcpStream> _streams = [];
-    private readonly List<TcpStream> _order = [];
+
+    // Least recently active first; every packet moves its stream to the tail.
+    private TcpStream? _oldest;
+    private TcpStream? _newest;
+    private long _total;
     private int _overflowNotes;
+    private long _evictedStreams;
+    private long _evictedWithDataStreams;
+    private long _droppedBytes;
+
+    public static bool IsHttpPort(ushort port) => port is 80 or 8000 or 8080;
+
+    public static bool IsSmtpPort(ushort port) => port is 25 or 465 or 587;
 
     public static bool IsHandled(ushort sourcePort, ushort destinationPort) =>
-        HttpPorts.Contains(sourcePort)
-        || HttpPorts.Contains(destinationPort)
-        || SmtpPorts.Contains(sourcePort)
-        || SmtpPorts.Contains(destinationPort);
+        IsHttpPort(sourcePort)
+        || IsHttpPort(destinationPort)
+        || IsSmtpPort(sourcePort)
+        || IsSmtpPort(destinationPort);
+
+    /// <summary>Bytes currently held by all streams (including the per-stream overhead).</summary>
+    public long BufferedBytes => _total;
+
+    /// <summary>Largest <see cref="BufferedBytes"/> seen between packets (one segment may overshoot briefly).</summary>
+    public long PeakBufferedBytes { get; private set; }
+
+    public int TrackedStreams => _streams.Count;
 
     public void Process(double ts, in DecodedPacket packet)
     {
-        if (packet.Source.IsV6 || !IsHandled(packet.SourcePort, packet.DestinationPort))
+        if (!IsHandled(packet.SourcePort, packet.DestinationPort) || packet.Source.IsV6)
         {
             return;
         }
@@ -46,17 +76,11 @@ internal sealed class TcpConversations(
             packet.Destination,
             packet.DestinationPort
         );
-        var reverse = new StreamKey(
-            packet.Destination,
-            packet.DestinationPort,
-            packet.Source,
-            packet.SourcePort
-        );
-        if (!_streams.ContainsKey(forward) && packet.TcpFlags == Syn)
+        if (packet.TcpFlags == Syn && !_streams.ContainsKey(forward))
         {
-            var created = new TcpStream(this, forward);
+            var created = new TcpStream(this, forward) { Footprint = StreamOverheadBytes };
             _streams[forward] = created;
-            _order.Add(created);
+            _total += StreamOverheadBytes;
         }
         TcpStream? stream;
         bool toServer;
@@ -64,7 +88,17 @@ internal sealed class TcpConversations(
         {
             toServer = true;
         }
-        else if (_streams.TryGetValue(reverse, out stream))
+        else if (
+            _streams.TryGetValue(
+                new StreamKey(
+                    packet.Destination,
+                    packet.DestinationPort,
+                    packet.Source,
+                    packet.SourcePort
+                ),
+                out stream
+            )
+        )
         {
             toServer = false;
         }
@@ -72,11 +106,12 @@ internal sealed class TcpConversations(
         {
             return;
         }
+        Touch(stream);
         var segment = new Segment(
             packet.Sequence,
             packet.Acknowledgement,
             packet.TcpFlags,
-            packet.Payload.ToArray()
+            packet.Payload
         );
         // httpreplay raises on packets that break its state machine; those packets are dropped.
         stream.Process(ts, segment, toServer);
@@ -86,20 +121,135 @@ internal sealed class TcpConversations(
             // gives the same pairs (they are sorted by time later) without holding the data.
             stream.Finish();
         }
+        Account(stream);
+        if (_total > maxBufferedBytes)
+        {
+            Evict();
+        }
+        if (_total > PeakBufferedBytes)
+        {
+            PeakBufferedBytes = _total;
+        }
     }
 
     public void Finish()
     {
-        foreach (var stream in _order)
+        for (var stream = _oldest; stream is not null; stream = stream.Newer)
         {
             stream.Finish();
         }
         _streams.Clear();
-        _order.Clear();
+        _oldest = _newest = null;
+        _total = 0;
+        if (_evictedWithDataStreams > 0)
+        {
+            onNote(
+                $"TCP reassembly exceeded max_buffered_bytes ({maxBufferedBytes}): {_evictedStreams} idle streams were closed early, "
+                    + $"{_evictedWithDataStreams} of them with {_droppedBytes} bytes of unacknowledged data, which was dropped."
+            );
+        }
     }
 
-    private void Emit(StreamKey key, double? ts, byte[] sent, byte[] recv, bool closed) =>
-        onPair(new ConversationPair(key, ts, sent, recv, closed));
+    private void Touch(TcpStream stream)
+    {
+        if (_newest == stream)
+        {
+            return;
+        }
+        Unlink(stream);
+        stream.Older = _newest;
+        stream.Newer = null;
+        if (_newest is not null)
+        {
+            _newest.Newer = stream;
+        }
+        _newest = stream;
+        _oldest ??= stream;
+    }
+
+    private void Unlink(TcpStream stream)
+    {
+        if (stream.Older is not null)
+        {
+            stream.Older.Newer = stream.Newer;
+        }
+        else if (_oldest == stream)
+        {
+            _oldest = stream.Newer;
+        }
+        if (stream.Newer is not null)
+        {
+            stream.Newer.Older = stream.Older;
+        }
+        else if (_newest == stream)
+        {
+            _newest = stream.Older;
+        }
+        stream.Older = stream.Newer = null;
+    }
+
+    private void Account(TcpStream stream)
+    {
+        var footprint = StreamOverheadBytes + stream.HeldBytes;
+        _total += footprint - stream.Footprint;
+        stream.Footprint = footprint;
+    }
+
+    /// <summary>Closes the least recently active streams until a quarter of the budget is free.</summary>
+    private void Evict()
+    {
+        var target = maxBufferedBytes - maxBufferedBytes / 4;
+        while (_total > target && _oldest is { } victim)
+        {
+            var pending = victim.PendingBytes;
+            victim.Finish();
+            Unlink(victim);
+            _streams.Remove(victim.Key);
+            _total -= victim.Footprint;
+            _evictedStreams++;
+            if (pending > 0)
+            {
+                if (_evictedWithDataStreams++ == 0)
+                {
+                    onNote(
+                        $"TCP reassembly exceeded max_buffered_bytes ({maxBufferedBytes}); closed idle stream {victim.Key} early and dropped its {pending} unacknowledged bytes (later evictions are summed up at the end)."
+                    );
+                }
+                _droppedBytes += pending;
+            }
+        }
+    }
+
+    private void Emit(
+        StreamKey key,
+        double? ts,
+        MemoryStream? sent,
+        MemoryStream? recv,
+        bool closed
+    )
+    {
+        // The pair borrows the streams' buffers for the duration of the callback.
+        onPair(new ConversationPair(key, ts, Contents(sent), Contents(recv), closed));
+        Recycle(sent);
+        Recycle(recv);
+    }
+
+    private static ReadOnlyMemory<byte> Contents(MemoryStream? stream) =>
+        stream is null ? default : new(stream.GetBuffer(), 0, (int)stream.Length);
+
+    // A few emptied buffers are kept so that each pair does not grow new ones from scratch.
+    private readonly Stack<MemoryStream> _spare = new();
+
+    private MemoryStream Rent() => _spare.TryPop(out var stream) ? stream : new MemoryStream();
+
+    private void Recycle(MemoryStream? stream)
+    {
+        if (stream is not null && stream.Capacity <= 1 << 20 && _spare.Count < 16)
+        {
+            stream.SetLength(0);
+            _spare.Push(stream);
+        }
+    }
 
     private void Overflow(StreamKey key)
     {
@@ -111,12 +261,33 @@ internal sealed class TcpConversations(
         }
     }
 
-    private readonly record struct Segment(long Seq, long Ack, byte Flags, byte[] Data);
-
-    private sealed class Chunk(byte[] data, double ts)
+    private readonly ref struct Segment(long seq, long ack, byte flags, ReadOnlySpan<byte> data)
     {
-        public byte[] Data = data;
-        public double Ts = ts;
+        public readonly long Seq = seq;
+        public readonly long Ack = ack;
+        public readonly byte Flags = flags;
+        public readonly ReadOnlySpan<byte> Data = data;
+
+        public Segment WithAck(long ack) => new(Seq, ack, Flags, Data);
+    }
+
+    /// <summary>A buffered segment; its bytes live in a pooled array returned on release.</summary>
+    private sealed class Chunk(byte[] buffer, int length, double ts)
+    {
+        public readonly byte[] Buffer = buffer;
+        public readonly int Length = length;
+        public readonly double Ts = ts;
+
+        public ReadOnlySpan<byte> Data => Buffer.AsSpan(0, Length);
+
+        public static Chunk Copy(ReadOnlySpan<byte> data, double ts)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
+            data.CopyTo(buffer);
+            return new Chunk(buffer, data.Length, ts);
+        }
+
+        public void Release() => ArrayPool<byte>.Shared.Return(Buffer);
     }
 
     private enum State
@@ -131,17 +302,34 @@ internal sealed class TcpConversations(
 
     private sealed class TcpStream(TcpConversations owner, StreamKey key)
     {
-        // Buffers are dropped (not just emptied) after each pair so that idle and finished
-        // streams hold no memory; only streams with unacknowledged or unpaired data do.
-        private Dictionary<(long, long), Chunk> _packets = [];
-        private Dictionary<(long, long), (long, long)> _origins = [];
-        private MemoryStream _sent = new();
-        private MemoryStream _recv = new();
+        public readonly StreamKey Key = key;
+        public TcpStream? Older;
+        public TcpStream? Newer;
+
+        /// <summary>What <see cref="TcpConversations"/> last counted for this stream.</summary>
+        public long Footprint;
+
+        // Allocated on first use and dropped after each pair, so that idle and finished
+        // streams hold no buffers; only streams with unacknowledged or unpaired data do.
+        private Dictionary<(long, long), Chunk>? _packets;
+        private Dictionary<(long, long), (long, long)>? _origins;
+        private MemoryStream? _sent;
+        private MemoryStream? _recv;
         private long _buffered;
         private double? _ts;
         private long? _cli;
         private long? _srv;
         private State _state = State.InitSyn;
+
+        /// <summary>Segments waiting for their acknowledgement.</summary>
+        public long PendingBytes => _buffered;
+
+        /// <summary>Everything this stream holds in memory.</summary>
+        public long HeldBytes =>
+            _buffered
+            + (_sent?.Capacity ?? 0)
+            + (_recv?.Capacity ?? 0)
+            + (_packets is null ? 0 : 96L * _packets.Count);
 
         public void Process(double ts, Segment tcp, bool toServer)
         {
@@ -213,7 +401,7 @@ internal sealed class TcpConversations(
                     {
                         return;
                     }
-                    Conn(ts, tcp with { Ack = tcp.Ack - 1 }, toServer);
+                    Conn(ts, tcp.WithAck(tcp.Ack - 1), toServer);
                     _srv = null;
                 }
                 else
@@ -222,7 +410,7 @@ internal sealed class TcpConversations(
                     {
                         return;
                     }
-                    Conn(ts, tcp with { Ack = tcp.Ack - 1 }, toServer);
+                    Conn(ts, tcp.WithAck(tcp.Ack - 1), toServer);
                     _cli = null;
                 }
             }
@@ -241,13 +429,17 @@ internal sealed class TcpConversations(
 
         private void AckPackets(long seq, long ack, bool toServer)
         {
+            if (_packets is null || _packets.Count == 0)
+            {
+                return;
+            }
             Chunk? released = null;
             List<Chunk>? chain = null;
             while (_packets.Remove((seq, ack), out var chunk))
             {
                 (chain ??= []).Add(chunk);
                 seq -= chunk.Data.Length;
-                _origins.Remove((seq, ack));
+                _origins!.Remove((seq, ack));
                 _buffered -= chunk.Data.Length;
                 released = chunk;
             }
@@ -259,20 +451,21 @@ internal sealed class TcpConversations(
             {
                 return;
             }
-            var target = toServer ? _sent : _recv;
+            var target = toServer ? (_sent ??= owner.Rent()) : (_recv ??= owner.Rent());
             for (var i = chain.Count - 1; i >= 0; i--)
             {
                 var data = chain[i].Data;
                 var room = owner._maxStreamBytes - target.Length;
                 if (room < data.Length)
                 {
-                    owner.Overflow(key);
-                    target.Write(data, 0, (int)Math.Max(0, room));
+                    owner.Overflow(Key);
+                    target.Write(data[..(int)Math.Max(0, room)]);
                 }
                 else
                 {
                     target.Write(data);
                 }
+                chain[i].Release();
             }
         }
 
@@ -303,37 +496,41 @@ internal sealed class TcpConversations(
             {
                 return;
             }
-            if (toServer && _recv.Length > 0)
+            if (toServer && _recv is { Length: > 0 })
             {
                 Flush();
             }
+            _packets ??= [];
+            _origins ??= [];
             if (
                 _origins.Remove((tcp.Seq, tcp.Ack), out var origin)
                 && _packets.Remove(origin, out var duplicate)
             )
             {
-                _buffered -= duplicate.Data.Length;
+                _buffered -= duplicate.Length;
+                duplicate.Release();
             }
             if (_buffered + tcp.Data.Length > owner._maxStreamBytes)
             {
-                owner.Overflow(key);
+                owner.Overflow(Key);
                 return;
             }
             _origins[(tcp.Seq, tcp.Ack)] = (tcpSeq, tcp.Ack);
             if (_packets.Remove((tcpSeq, tcp.Ack), out var replaced))
             {
-                _buffered -= replaced.Data.Length;
+                _buffered -= replaced.Length;
+                replaced.Release();
             }
-            _packets[(tcpSeq, tcp.Ack)] = new Chunk(tcp.Data, ts);
+            _packets[(tcpSeq, tcp.Ack)] = Chunk.Copy(tcp.Data, ts);
             _buffered += tcp.Data.Length;
         }
 
         private void Flush()
         {
             var closed = _state is State.ConnFinish or State.ConnClosed;
-            owner.Emit(key, _ts, _sent.ToArray(), _recv.ToArray(), closed);
-            _sent = new MemoryStream();
-            _recv = new MemoryStream();
+            owner.Emit(Key, _ts, _sent, _recv, closed);
+            _sent = null;
+            _recv = null;
             _ts = null;
         }
 
@@ -344,14 +541,20 @@ internal sealed class TcpConversations(
 
         public void Finish()
         {
-            if (_sent.Length > 0 || _recv.Length > 0)
+            if (_sent is { Length: > 0 } || _recv is { Length: > 0 })
             {
                 Flush();
             }
-            _packets = [];
-            _origins = [];
-            _sent = new MemoryStream();
-            _recv = new MemoryStream();
+            if (_packets is not null)
+            {
+                foreach (var pending in _packets.Values)
+                {
+                    pending.Release();
+                }
+            }
+            _packets = null;
+            _origins = null;
+            _buffered = 0;
         }
     }
 
@@ -369,11 +572,14 @@ internal readonly record struct StreamKey(
     public override string ToString() => $"{Client}:{ClientPort} -> {Server}:{ServerPort}";
 }
 
-/// <summary>What the client sent and the server answered, with httpreplay's timestamp.</summary>
+/// <summary>
+/// What the client sent and the server answered, with httpreplay's timestamp. The bytes are
+/// only valid during the callback that receives the pair.
+/// </summary>
 internal sealed record ConversationPair(
     StreamKey Stream,
     double? Timestamp,
-    byte[] Sent,
-    byte[] Received,
+    ReadOnlyMemory<byte> Sent,
+    ReadOnlyMemory<byte> Received,
     bool StreamEnded
 );

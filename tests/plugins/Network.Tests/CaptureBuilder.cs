@@ -21,6 +21,34 @@ internal static class CaptureBuilder
         return ip;
     }
 
+    public static byte[] Tcp(
+        string src,
+        string dst,
+        ushort sport,
+        ushort dport,
+        uint seq,
+        uint ack,
+        byte flags,
+        byte[] payload
+    )
+    {
+        var ip = new byte[20 + 20 + payload.Length];
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
+        ip[8] = 64;
+        ip[9] = 6;
+        System.Net.IPAddress.Parse(src).GetAddressBytes().CopyTo(ip, 12);
+        System.Net.IPAddress.Parse(dst).GetAddressBytes().CopyTo(ip, 16);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(20), sport);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(22), dport);
+        BinaryPrimitives.WriteUInt32BigEndian(ip.AsSpan(24), seq);
+        BinaryPrimitives.WriteUInt32BigEndian(ip.AsSpan(28), ack);
+        ip[32] = 0x50;
+        ip[33] = flags;
+        payload.CopyTo(ip, 40);
+        return ip;
+    }
+
     public static byte[] Ethernet(byte[] ip)
     {
         var frame = new byte[14 + ip.Length];
