@@ -24,24 +24,28 @@ public sealed class TempDirectory : IDisposable
     public static TempDirectory CopyOf(string source)
     {
         var temp = Create();
+        CopyTree(source, temp.Path);
+        return temp;
+    }
+
+    /// <summary>Copies a folder tree; copies are writable even when the source is read-only (shared fixtures).</summary>
+    public static void CopyTree(string source, string target)
+    {
+        Directory.CreateDirectory(target);
         foreach (
             var dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories)
         )
         {
             Directory.CreateDirectory(
-                System.IO.Path.Combine(temp.Path, System.IO.Path.GetRelativePath(source, dir))
+                System.IO.Path.Combine(target, System.IO.Path.GetRelativePath(source, dir))
             );
         }
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
-            var target = System.IO.Path.Combine(
-                temp.Path,
-                System.IO.Path.GetRelativePath(source, file)
-            );
-            File.Copy(file, target);
-            File.SetAttributes(target, FileAttributes.Normal);
+            var copy = System.IO.Path.Combine(target, System.IO.Path.GetRelativePath(source, file));
+            File.Copy(file, copy);
+            File.SetAttributes(copy, FileAttributes.Normal);
         }
-        return temp;
     }
 
     /// <summary>A path inside the folder.</summary>

@@ -101,7 +101,7 @@ public sealed class PluginUnloadTests
             {
                 throw new InvalidOperationException($"The Memory plugin is not built at {built}.");
             }
-            CopyTree(built, _root.Combine("plugins", "Memory"));
+            TempDirectory.CopyTree(built, _root.Combine("plugins", "Memory"));
             Directory.CreateDirectory(_root.Combine("conf"));
             Directory.CreateDirectory(AnalysisPath);
             File.WriteAllText(
@@ -138,19 +138,6 @@ public sealed class PluginUnloadTests
                 },
                 NullLoggerFactory.Instance
             ).RunAsync(new AnalysisRequest(AnalysisPath));
-        }
-
-        private static void CopyTree(string source, string target)
-        {
-            Directory.CreateDirectory(target);
-            foreach (var file in Directory.EnumerateFiles(source))
-            {
-                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-            }
-            foreach (var directory in Directory.EnumerateDirectories(source))
-            {
-                CopyTree(directory, Path.Combine(target, Path.GetFileName(directory)));
-            }
         }
 
         public void Dispose() => _root.Dispose();

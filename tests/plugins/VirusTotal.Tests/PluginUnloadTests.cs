@@ -79,7 +79,7 @@ public sealed class PluginUnloadTests
                     $"The VirusTotal plugin is not built at {built}."
                 );
             }
-            CopyTree(built, _root.Combine("plugins", "VirusTotal"));
+            TempDirectory.CopyTree(built, _root.Combine("plugins", "VirusTotal"));
             Directory.CreateDirectory(_root.Combine("conf"));
             File.WriteAllText(
                 _root.Combine("conf", "processing.conf"),
@@ -109,19 +109,6 @@ public sealed class PluginUnloadTests
                 },
                 NullLoggerFactory.Instance
             ).RunAsync(new AnalysisRequest(AnalysisPath));
-
-        private static void CopyTree(string source, string target)
-        {
-            Directory.CreateDirectory(target);
-            foreach (var file in Directory.EnumerateFiles(source))
-            {
-                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-            }
-            foreach (var directory in Directory.EnumerateDirectories(source))
-            {
-                CopyTree(directory, Path.Combine(target, Path.GetFileName(directory)));
-            }
-        }
 
         public void Dispose() => _root.Dispose();
     }
