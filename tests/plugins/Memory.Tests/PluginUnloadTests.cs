@@ -1,17 +1,14 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microkernel.Host.Configuration;
-using Microkernel.Host.Running;
 using Microkernel.Plugins.Memory.Volatility;
+using Microkernel.Testing;
 using Microkernel.TestSupport;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Microkernel.Plugins.Memory.Tests;
 
 /// <summary>
-/// The built plugin folder run by the host's <see cref="AnalysisRunner"/> in its own collectible
-/// load context against FakeVol: whether Volatility answers or fails (exit code, malformed JSON,
-/// a hang killed at its timeout), the context must unload.
+/// The built plugin folder run by the host's runner (through <see cref="ModuleTestHost"/>) in its
+/// own collectible load context against FakeVol: whether Volatility answers or fails (exit code,
+/// malformed JSON, a hang killed at its timeout), the context must unload.
 /// </summary>
 public sealed class PluginUnloadTests
 {
@@ -20,6 +17,9 @@ public sealed class PluginUnloadTests
 #else
     private const string Configuration = "Release";
 #endif
+
+    private static string BuildOutput =>
+        RepoPaths.InRepo("plugins", "Memory", "bin", Configuration, "net10.0");
 
     private static string Only(params string[] plugins) =>
         string.Join(
@@ -32,50 +32,45 @@ public sealed class PluginUnloadTests
     [Fact(Timeout = 60_000)]
     public async Task Recorded_replies_unload_the_plugin_context()
     {
-        using var lab = new HostLab(Only("pslist", "pstree", "dlllist", "netscan"));
+        var scenario = new JsonObject();
         foreach (var (plugin, file) in FakeVolatility.Recorded)
         {
-            lab.Scenario[plugin] = new JsonObject
+            scenario[plugin] = new JsonObject
             {
                 ["mode"] = "file",
                 ["path"] = Path.Combine(AppContext.BaseDirectory, "Recorded", file + ".json"),
             };
         }
 
-        var result = await lab.RunAsync();
+        var result = await RunAsync(Only("pslist", "pstree", "dlllist", "netscan"), scenario);
 
-        var module = Assert.Single(result.Modules);
-        Assert.Equal("ok", module.Outcome);
-        using var report = JsonDocument.Parse(await File.ReadAllBytesAsync(result.ReportPath!));
-        var rows = report
-            .RootElement.GetProperty("memory")
-            .GetProperty("pslist")
-            .GetProperty("data");
+        Assert.Equal("ok", result.Outcome);
+        var rows = result.Section.GetProperty("pslist").GetProperty("data");
         Assert.Equal(3, rows.GetArrayLength());
-        Assert.Equal(1, result.Unload.Contexts);
-        Assert.Empty(result.Unload.Leaked);
+        AssertOneContextUnloaded(result);
     }
 
     [Fact(Timeout = 60_000)]
     public async Task Failing_volatility_unloads_the_plugin_context()
     {
-        using var lab = new HostLab(
-            "grace = 1\ntimeout = 2\n" + Only("pslist", "psscan", "netscan")
-        );
-        lab.Scenario["windows.pslist.PsList"] = new JsonObject { ["mode"] = "hang" };
-        lab.Scenario["windows.psscan.PsScan"] = new JsonObject { ["mode"] = "malformed" };
-        lab.Scenario["windows.netscan.NetScan"] = new JsonObject
+        var scenario = new JsonObject
         {
-            ["mode"] = "exit",
-            ["code"] = 1,
-            ["stderr"] = "Unsatisfied requirement",
+            ["windows.pslist.PsList"] = new JsonObject { ["mode"] = "hang" },
+            ["windows.psscan.PsScan"] = new JsonObject { ["mode"] = "malformed" },
+            ["windows.netscan.NetScan"] = new JsonObject
+            {
+                ["mode"] = "exit",
+                ["code"] = 1,
+                ["stderr"] = "Unsatisfied requirement",
+            },
         };
 
-        var result = await lab.RunAsync();
+        var result = await RunAsync(
+            "grace = 1\ntimeout = 2\n" + Only("pslist", "psscan", "netscan"),
+            scenario
+        );
 
-        Assert.Single(result.Modules);
-        using var report = JsonDocument.Parse(await File.ReadAllBytesAsync(result.ReportPath!));
-        var memory = report.RootElement.GetProperty("memory");
+        var memory = result.Section;
         Assert.Contains(
             "timed out",
             memory.GetProperty("pslist").GetProperty("error").GetString(),
@@ -83,63 +78,35 @@ public sealed class PluginUnloadTests
         );
         Assert.True(memory.GetProperty("psscan").TryGetProperty("error", out _));
         Assert.True(memory.GetProperty("netscan").TryGetProperty("error", out _));
-        Assert.Equal(1, result.Unload.Contexts);
-        Assert.Empty(result.Unload.Leaked);
+        AssertOneContextUnloaded(result);
     }
 
-    /// <summary>A plugins folder holding only the built Memory plugin, a conf and an analysis with a FakeVol scenario as memory.dmp.</summary>
-    private sealed class HostLab : IDisposable
+    /// <summary>Runs the built plugin on an analysis whose memory.dmp is the FakeVol scenario; the kit fails the test if the context leaks.</summary>
+    private static async Task<ModuleTestResult> RunAsync(string memoryConf, JsonObject scenario)
     {
-        private readonly TempDirectory _root = TempDirectory.Create();
-        private readonly string _memoryConf;
+        using var analysis = TempDirectory.Create();
+        await File.WriteAllTextAsync(
+            analysis.Combine("analysis.conf"),
+            "[analysis]\nid = 42\ncategory = file\n"
+        );
+        await File.WriteAllTextAsync(analysis.Combine("memory.dmp"), scenario.ToJsonString());
 
-        public HostLab(string memoryConf)
+        await using var host = new ModuleTestHost(BuildOutput)
         {
-            _memoryConf = memoryConf;
-            var built = RepoPaths.InRepo("plugins", "Memory", "bin", Configuration, "net10.0");
-            if (!File.Exists(Path.Combine(built, "Microkernel.Plugins.Memory.dll")))
-            {
-                throw new InvalidOperationException($"The Memory plugin is not built at {built}.");
-            }
-            TempDirectory.CopyTree(built, _root.Combine("plugins", "Memory"));
-            Directory.CreateDirectory(_root.Combine("conf"));
-            Directory.CreateDirectory(AnalysisPath);
-            File.WriteAllText(
-                Path.Combine(AnalysisPath, "analysis.conf"),
-                "[analysis]\nid = 42\ncategory = file\n"
-            );
-        }
+            Timeout = TimeSpan.FromSeconds(30),
+            CancellationGrace = TimeSpan.FromSeconds(1),
+        };
+        await File.WriteAllTextAsync(
+            Path.Combine(host.ConfDirectory, "memory.conf"),
+            $"[basic]\nvolatility = {FakeVolatility.Executable}\n{memoryConf}\n"
+        );
+        return await host.RunAsync(analysis.Path);
+    }
 
-        public JsonObject Scenario { get; } = [];
-
-        private string AnalysisPath => _root.Combine("analyses", "42");
-
-        public async Task<AnalysisResult> RunAsync()
-        {
-            await File.WriteAllTextAsync(
-                _root.Combine("conf", "processing.conf"),
-                "[memory]\nenabled = yes\n"
-            );
-            await File.WriteAllTextAsync(
-                _root.Combine("conf", "memory.conf"),
-                $"[basic]\nvolatility = {FakeVolatility.Executable}\n{_memoryConf}\n"
-            );
-            await File.WriteAllTextAsync(
-                Path.Combine(AnalysisPath, "memory.dmp"),
-                Scenario.ToJsonString()
-            );
-            return await new AnalysisRunner(
-                new MicrokernelOptions
-                {
-                    PluginsPath = _root.Combine("plugins"),
-                    ConfPath = _root.Combine("conf"),
-                    DefaultModuleTimeoutSeconds = 30,
-                    CancellationGraceSeconds = 1,
-                },
-                NullLoggerFactory.Instance
-            ).RunAsync(new AnalysisRequest(AnalysisPath));
-        }
-
-        public void Dispose() => _root.Dispose();
+    private static void AssertOneContextUnloaded(ModuleTestResult result)
+    {
+        var unload = result.Report.GetProperty("statistics").GetProperty("unload");
+        Assert.Equal(1, unload.GetProperty("contexts").GetInt32());
+        Assert.Equal(1, unload.GetProperty("unloaded").GetInt32());
     }
 }

@@ -1,16 +1,13 @@
 using System.Text;
-using System.Text.Json;
-using Microkernel.Host.Configuration;
-using Microkernel.Host.Running;
+using Microkernel.Testing;
 using Microkernel.TestSupport;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Microkernel.Plugins.VirusTotal.Tests;
 
 /// <summary>
-/// The built plugin folder run by the host's <see cref="AnalysisRunner"/> in its own collectible
-/// load context: whatever the lookup ends in, the context must unload. (Polly pinned it through
-/// TypeDescriptor's static cache; see docs/virustotal.md.)
+/// The built plugin folder run by the host's runner (through <see cref="ModuleTestHost"/>) in its
+/// own collectible load context: whatever the lookup ends in, the context must unload. (Polly
+/// pinned it through TypeDescriptor's static cache; see docs/virustotal.md.)
 /// </summary>
 public sealed class PluginUnloadTests
 {
@@ -19,6 +16,9 @@ public sealed class PluginUnloadTests
 #else
     private const string Configuration = "Release";
 #endif
+
+    private static string BuildOutput =>
+        RepoPaths.InRepo("plugins", "VirusTotal", "bin", Configuration, "net10.0");
 
     private static string ReplyPath(string name) =>
         Path.Combine(AppContext.BaseDirectory, "Replies", name);
@@ -32,20 +32,13 @@ public sealed class PluginUnloadTests
                     ? new Reply(503, "", RetryAfter: "0")
                     : Reply.FromFile(200, ReplyPath("found.json"))
         );
-        using var lab = new HostLab(server.BaseUrl, "rate_limit = 4\n");
 
-        var result = await lab.RunAsync();
+        var result = await RunAsync(server.BaseUrl, ("rate_limit", "4"));
 
-        var module = Assert.Single(result.Modules);
-        Assert.Equal("ok", module.Outcome);
+        Assert.Equal("ok", result.Outcome);
         Assert.Equal(2, server.Requests.Count);
-        using var report = JsonDocument.Parse(await File.ReadAllBytesAsync(result.ReportPath!));
-        Assert.Equal(
-            3,
-            report.RootElement.GetProperty("virustotal").GetProperty("positives").GetInt32()
-        );
-        Assert.Equal(1, result.Unload.Contexts);
-        Assert.Empty(result.Unload.Leaked);
+        Assert.Equal(3, result.Section.GetProperty("positives").GetInt32());
+        AssertOneContextUnloaded(result);
     }
 
     [Fact(Timeout = 60_000)]
@@ -54,62 +47,54 @@ public sealed class PluginUnloadTests
         using var server = new FakeVirusTotalServer(
             (_, _) => Reply.FromFile(401, ReplyPath("wrong_key.json"))
         );
-        using var lab = new HostLab(server.BaseUrl);
 
-        var result = await lab.RunAsync();
+        var result = await RunAsync(server.BaseUrl);
 
-        var module = Assert.Single(result.Modules);
-        Assert.Equal("processing_error", module.Outcome);
-        Assert.Contains("rejected the API key", module.Error, StringComparison.Ordinal);
-        Assert.Equal(1, result.Unload.Contexts);
-        Assert.Empty(result.Unload.Leaked);
+        Assert.Equal("processing_error", result.Outcome);
+        Assert.Contains("rejected the API key", result.Error, StringComparison.Ordinal);
+        AssertOneContextUnloaded(result);
     }
 
-    /// <summary>A plugins folder holding only the built VirusTotal plugin, a conf and an analysis.</summary>
-    private sealed class HostLab : IDisposable
+    /// <summary>Runs the built plugin on a one-file analysis; the kit fails the test if the context leaks.</summary>
+    private static async Task<ModuleTestResult> RunAsync(
+        string baseUrl,
+        params (string Key, string Value)[] extraOptions
+    )
     {
-        private readonly TempDirectory _root = TempDirectory.Create();
-
-        public HostLab(string baseUrl, string extraOptions = "")
+        using var analysis = TempDirectory.Create();
+        await File.WriteAllTextAsync(
+            analysis.Combine("analysis.conf"),
+            "[analysis]\nid = 42\ncategory = file\n"
+        );
+        await File.WriteAllBytesAsync(
+            analysis.Combine("binary"),
+            Encoding.ASCII.GetBytes("Microkernel VirusTotal test sample\n")
+        );
+        var options = new Dictionary<string, string>
         {
-            var built = RepoPaths.InRepo("plugins", "VirusTotal", "bin", Configuration, "net10.0");
-            if (!File.Exists(Path.Combine(built, "Microkernel.Plugins.VirusTotal.dll")))
-            {
-                throw new InvalidOperationException(
-                    $"The VirusTotal plugin is not built at {built}."
-                );
-            }
-            TempDirectory.CopyTree(built, _root.Combine("plugins", "VirusTotal"));
-            Directory.CreateDirectory(_root.Combine("conf"));
-            File.WriteAllText(
-                _root.Combine("conf", "processing.conf"),
-                $"[virustotal]\nenabled = yes\nkey = unload-test-key\nbase_url = {baseUrl}\ntimeout = 5\nretries = 2\nretry_delay = 0.05\n{extraOptions}"
-            );
-            Directory.CreateDirectory(AnalysisPath);
-            File.WriteAllText(
-                Path.Combine(AnalysisPath, "analysis.conf"),
-                "[analysis]\nid = 42\ncategory = file\n"
-            );
-            File.WriteAllBytes(
-                Path.Combine(AnalysisPath, "binary"),
-                Encoding.ASCII.GetBytes("Microkernel VirusTotal test sample\n")
-            );
+            ["key"] = "unload-test-key",
+            ["base_url"] = baseUrl,
+            ["timeout"] = "5",
+            ["retries"] = "2",
+            ["retry_delay"] = "0.05",
+        };
+        foreach (var (key, value) in extraOptions)
+        {
+            options[key] = value;
         }
 
-        private string AnalysisPath => _root.Combine("analyses", "42");
+        await using var host = new ModuleTestHost(BuildOutput)
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+            CancellationGrace = TimeSpan.FromSeconds(1),
+        };
+        return await host.RunAsync(analysis.Path, options);
+    }
 
-        public Task<AnalysisResult> RunAsync() =>
-            new AnalysisRunner(
-                new MicrokernelOptions
-                {
-                    PluginsPath = _root.Combine("plugins"),
-                    ConfPath = _root.Combine("conf"),
-                    DefaultModuleTimeoutSeconds = 30,
-                    CancellationGraceSeconds = 1,
-                },
-                NullLoggerFactory.Instance
-            ).RunAsync(new AnalysisRequest(AnalysisPath));
-
-        public void Dispose() => _root.Dispose();
+    private static void AssertOneContextUnloaded(ModuleTestResult result)
+    {
+        var unload = result.Report.GetProperty("statistics").GetProperty("unload");
+        Assert.Equal(1, unload.GetProperty("contexts").GetInt32());
+        Assert.Equal(1, unload.GetProperty("unloaded").GetInt32());
     }
 }
