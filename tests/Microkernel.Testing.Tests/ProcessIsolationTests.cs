@@ -1,10 +1,6 @@
 namespace Microkernel.Testing.Tests;
 
-/// <summary>
-/// The same plugin run in a worker process. Needs the host's process executor (issue 8,
-/// "Process isolation"); until it lands the host runs such a module in its own process and these
-/// tests fail on the process id, as they should.
-/// </summary>
+/// <summary>The same plugins run in a worker process (<c>isolation = process</c>).</summary>
 public sealed class ProcessIsolationTests
 {
     [Fact]
@@ -37,5 +33,24 @@ public sealed class ProcessIsolationTests
 
         Assert.Equal(inProcess.Section.GetRawText(), worker.Section.GetRawText());
         Assert.Equal(inProcess.Outcome, worker.Outcome);
+    }
+
+    [Fact]
+    public async Task A_plugin_that_does_not_unload_in_its_worker_fails_with_the_leak()
+    {
+        using var analysis = Fixtures.Analysis();
+
+        await using var host = new ModuleTestHost(Fixtures.Output("LeaksViaEvent"));
+        var leak = await Assert.ThrowsAsync<PluginLeakException>(() =>
+            host.RunAsync(analysis.Path, isolation: ModuleIsolation.Process)
+        );
+
+        Assert.Contains(
+            "Plugin LeaksViaEvent's load context did not unload",
+            leak.Message,
+            StringComparison.Ordinal
+        );
+        Assert.True(leak.Result!.Section.GetProperty("subscribed").GetBoolean());
+        Assert.Equal(ModuleIsolation.Process, leak.Result.Isolation);
     }
 }

@@ -37,18 +37,70 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
 
         // 1. The packages a module author gets: contracts and the test kit (which carries the host).
         await Task.WhenAll(
-            RunAsync("dotnet", ["pack", RepoPaths.InRepo("contracts"), "-c", Configuration, "--no-build", "-o", feed, "-nodeReuse:false"]),
-            RunAsync("dotnet", ["pack", RepoPaths.InRepo("testing", "Microkernel.Testing"), "-c", Configuration, "--no-build", "-o", feed, "-nodeReuse:false"])
+            RunAsync(
+                "dotnet",
+                [
+                    "pack",
+                    RepoPaths.InRepo("contracts"),
+                    "-c",
+                    Configuration,
+                    "--no-build",
+                    "--no-restore",
+                    "-o",
+                    feed,
+                    "-nodeReuse:false",
+                ]
+            ),
+            RunAsync(
+                "dotnet",
+                [
+                    "pack",
+                    RepoPaths.InRepo("testing", "Microkernel.Testing"),
+                    "-c",
+                    Configuration,
+                    "--no-build",
+                    "--no-restore",
+                    "-o",
+                    feed,
+                    "-nodeReuse:false",
+                ]
+            )
         );
         var contractsVersion = PackageVersion(feed, "Microkernel.Contracts");
         var testingVersion = PackageVersion(feed, "Microkernel.Testing");
-        Step(total, $"packed Microkernel.Contracts {contractsVersion}, Microkernel.Testing {testingVersion}");
+        Step(
+            total,
+            $"packed Microkernel.Contracts {contractsVersion}, Microkernel.Testing {testingVersion}"
+        );
 
         // 2. Install the template from the repository into a private hive, and instantiate it.
-        await RunAsync("dotnet", ["new", "install", RepoPaths.InRepo("templates", "Microkernel.Module"), "--debug:custom-hive", hive]);
         await RunAsync(
             "dotnet",
-            ["new", "microkernel-module", "-n", "Hello", "-o", project, "--ContractsVersion", contractsVersion, "--TestingVersion", testingVersion, "--debug:custom-hive", hive, "--no-update-check"]
+            [
+                "new",
+                "install",
+                RepoPaths.InRepo("templates", "Microkernel.Module"),
+                "--debug:custom-hive",
+                hive,
+            ]
+        );
+        await RunAsync(
+            "dotnet",
+            [
+                "new",
+                "microkernel-module",
+                "-n",
+                "Hello",
+                "-o",
+                project,
+                "--ContractsVersion",
+                contractsVersion,
+                "--TestingVersion",
+                testingVersion,
+                "--debug:custom-hive",
+                hive,
+                "--no-update-check",
+            ]
         );
         Assert.True(File.Exists(Path.Combine(project, "Hello", "Hello.csproj")));
         Assert.Contains(
@@ -64,7 +116,16 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
         // a later run would find a stale copy under the same version.
         await RunAsync(
             "dotnet",
-            ["test", Path.Combine(project, "Hello.Tests"), "-c", "Release", "-nodeReuse:false", $"-p:RestoreAdditionalProjectSources={feed}", $"-p:RestoreFallbackFolders={MachinePackages()}", "-p:UseSharedCompilation=false"],
+            [
+                "test",
+                Path.Combine(project, "Hello.Tests"),
+                "-c",
+                "Release",
+                "-nodeReuse:false",
+                $"-p:RestoreAdditionalProjectSources={feed}",
+                $"-p:RestoreFallbackFolders={MachinePackages()}",
+                "-p:UseSharedCompilation=false",
+            ],
             packages
         );
         Step(total, "template built and its tests passed");
@@ -73,21 +134,36 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
         var built = Path.Combine(project, "Hello", "bin", "Release", "net10.0");
         Assert.False(
             File.Exists(Path.Combine(built, "Microkernel.Contracts.dll")),
-            $"The template's plugin ships its own Microkernel.Contracts.dll in {built}: the host would refuse it."
+            $"The template's plugin ships its own Microkernel.Contracts.dll in {built}: it must compile against the package, not carry it."
         );
         TempDirectory.CopyTree(built, work.Combine("plugins", "Hello"));
         Directory.CreateDirectory(work.Combine("conf"));
-        await File.WriteAllTextAsync(work.Combine("conf", "processing.conf"), "[hello]\nenabled = yes\npattern = *\n");
+        await File.WriteAllTextAsync(
+            work.Combine("conf", "processing.conf"),
+            "[hello]\nenabled = yes\npattern = *\n"
+        );
         var analysis = work.Combine("analysis");
         TempDirectory.CopyTree(RepoPaths.InRepo("samples", "analyses", "1"), analysis);
-        var expectedFiles = Directory.EnumerateFiles(analysis, "*", SearchOption.AllDirectories).Count();
+        var expectedFiles = Directory
+            .EnumerateFiles(analysis, "*", SearchOption.AllDirectories)
+            .Count();
 
         // 5. The host built by this solution processes the sample with it.
         var host = RepoPaths.InRepo("host", "bin", Configuration, "net10.0", "microkernel.dll");
         var reportPath = work.Combine("report.json");
         var result = await RunAsync(
             "dotnet",
-            [host, "process", analysis, "-o", reportPath, "--plugins", work.Combine("plugins"), "--conf", work.Combine("conf")]
+            [
+                host,
+                "process",
+                analysis,
+                "-o",
+                reportPath,
+                "--plugins",
+                work.Combine("plugins"),
+                "--conf",
+                work.Combine("conf"),
+            ]
         );
         Step(total, "sample processed");
 
@@ -102,11 +178,15 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
         Assert.Equal("ok", module.GetProperty("outcome").GetString());
         Assert.Empty(statistics.GetProperty("load_failures").EnumerateArray());
         Assert.Empty(statistics.GetProperty("unload").GetProperty("leaked").EnumerateArray());
-        Assert.Contains("Hello", result.StandardOutput + result.StandardError, StringComparison.Ordinal);
+        Assert.Contains(
+            "Hello",
+            result.StandardOutput + result.StandardError,
+            StringComparison.Ordinal
+        );
     }
 
     private void Step(Stopwatch total, string what) =>
-        output.WriteLine($"[{total.Elapsed.TotalSeconds,6:0.0} s] {what}");
+        output.WriteLine($"[{total.Elapsed.TotalSeconds, 6:0.0} s] {what}");
 
     /// <summary>The machine's NuGet cache, used read-only as a fallback folder.</summary>
     private static string MachinePackages() =>

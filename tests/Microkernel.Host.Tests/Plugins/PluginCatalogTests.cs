@@ -3,6 +3,7 @@ using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 using Microkernel.Contracts;
 using Microkernel.Host.Plugins;
+using Microkernel.Host.Running;
 using Microkernel.TestSupport;
 
 namespace Microkernel.Host.Tests.Plugins;
@@ -69,12 +70,41 @@ public sealed class PluginCatalogTests
 
         var refused = Assert.Single(result.LoadFailures);
         Assert.Equal("Trivial", refused.Plugin);
-        Assert.Contains("built against Microkernel.Contracts 1.1.0.0", refused.Reason, StringComparison.Ordinal);
+        Assert.Contains(
+            "built against Microkernel.Contracts 1.1.0.0",
+            refused.Reason,
+            StringComparison.Ordinal
+        );
         Assert.Contains(
             result.Errors,
-            e => e.StartsWith("Plugin Trivial could not be loaded: built against Microkernel.Contracts 1.1.0.0", StringComparison.Ordinal)
+            e =>
+                e.StartsWith(
+                    "Plugin Trivial could not be loaded: built against Microkernel.Contracts 1.1.0.0",
+                    StringComparison.Ordinal
+                )
         );
         Assert.Equal("ProcessingError", Assert.Single(result.Modules).Module.ClassName);
+    }
+
+    [Theory]
+    [InlineData("in-process")]
+    [InlineData("process")]
+    public async Task A_private_copy_of_the_contracts_in_the_plugin_folder_is_never_loaded(
+        string isolation
+    )
+    {
+        using var lab = new PluginLab("Trivial");
+        File.Copy(
+            typeof(Processing).Assembly.Location,
+            Path.Combine(lab.PluginsPath, "Trivial", "Microkernel.Contracts.dll")
+        );
+        lab.WriteConf($"[trivial]\nenabled = yes\nisolation = {isolation}\n");
+
+        var result = await lab.RunAsync();
+
+        // The contracts are shared by name: the host's copy wins, so Processing is the host's type.
+        Assert.Empty(result.LoadFailures);
+        Assert.Equal(ModuleOutcome.Ok, Assert.Single(result.Modules).Outcome);
     }
 
     /// <summary>Rewrites the version of the assembly's reference to Microkernel.Contracts in place.</summary>
