@@ -114,7 +114,7 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
         // Microkernel packages from the feed and the rest from the machine's cache or NuGet.
         // A private packages folder keeps the feed's packages out of the machine's cache, where
         // a later run would find a stale copy under the same version.
-        await RunAsync(
+        var templateTests = await RunAsync(
             "dotnet",
             [
                 "test",
@@ -128,6 +128,8 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
             ],
             packages
         );
+        // Its tests: in-process and worker-process runs of the module, through the packaged kit.
+        Assert.Matches(@"Passed:\s+3\b", templateTests.StandardOutput);
         Step(total, "template built and its tests passed");
 
         // 4. The built plugin alone in a plugins folder, no private contracts copy.

@@ -29,11 +29,15 @@ public sealed class FileCountTests : IDisposable
         File.WriteAllText(Path.Combine(_analysis, "logs", "2.bson"), "defg");
     }
 
-    [Fact]
-    public async Task Counts_every_file_by_default()
+    // In process and in a worker process (the default for modules not shipped with Microkernel):
+    // the same section either way, and the kit checks that the plugin unloaded.
+    [Theory]
+    [InlineData(ModuleIsolation.InProcess)]
+    [InlineData(ModuleIsolation.Process)]
+    public async Task Counts_every_file_by_default(ModuleIsolation isolation)
     {
         await using var host = new ModuleTestHost(PluginBuildOutput);
-        var result = await host.RunAsync(_analysis);
+        var result = await host.RunAsync(_analysis, isolation: isolation);
 
         Assert.Equal("ok", result.Outcome);
         Assert.Equal(4, result.Section.GetProperty("count").GetInt32());
