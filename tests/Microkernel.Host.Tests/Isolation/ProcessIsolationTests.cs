@@ -160,6 +160,29 @@ public sealed class ProcessIsolationTests
     }
 
     [Fact]
+    public async Task The_resident_memory_watchdog_kills_a_worker_over_its_cap_and_the_run_goes_on()
+    {
+        using var lab = new PluginLab();
+        lab.AddFixture("ProcessProbe", "Hog");
+        lab.AddFixture("ProcessProbe", "Probe");
+        // memory_limit 64 MiB: GC heap capped at 64, resident memory at 64 + 256 MiB.
+        lab.WriteConf(
+            "[hog]\nenabled = yes\nmemory_limit = 64\nnative_megabytes = 1024\n[probe]\nenabled = yes\n"
+        );
+
+        var result = await lab.RunAsync();
+
+        var records = result.Modules.ToDictionary(m => m.Module.Key);
+        Assert.Equal(ModuleOutcome.MemoryLimit, records["hog"].Outcome);
+        Assert.Matches(
+            @"worker process killed: its resident memory reached \d+ MiB, over the 320 MiB cap",
+            records["hog"].Error
+        );
+        Assert.Equal(ModuleOutcome.Ok, records["probe"].Outcome);
+        Assert.True(File.Exists(lab.ReportPath));
+    }
+
+    [Fact]
     public async Task A_bad_isolation_value_is_a_load_failure_naming_the_file_and_section()
     {
         using var lab = new PluginLab("Trivial");
