@@ -7,6 +7,11 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // A module worker skips the command line and the generic host: it must start fast.
+        if (args is [Isolation.WorkerLauncher.WorkerVerb, ..])
+        {
+            return await Isolation.WorkerMain.RunAsync(args).ConfigureAwait(false);
+        }
         var conf = new Option<string?>("--conf")
         {
             Description = "Folder holding processing.conf (default: ./conf).",

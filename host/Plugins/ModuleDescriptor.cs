@@ -37,4 +37,14 @@ internal sealed record UnloadReport(
 )
 {
     public static readonly UnloadReport None = new(0, 0, [], 0, TimeSpan.Zero);
+
+    /// <summary>The in-process and the workers' reports as one.</summary>
+    public static UnloadReport Combine(UnloadReport a, UnloadReport b) =>
+        new(
+            a.Contexts + b.Contexts,
+            a.Unloaded + b.Unloaded,
+            [.. a.Leaked, .. b.Leaked],
+            Math.Max(a.GcRounds, b.GcRounds),
+            a.Elapsed + b.Elapsed
+        );
 }

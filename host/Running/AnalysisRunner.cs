@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microkernel.Contracts;
 using Microkernel.Host.Configuration;
+using Microkernel.Host.Isolation;
 using Microkernel.Host.Plugins;
 using Microkernel.Host.Results;
 using Microkernel.Host.Tasks;
@@ -149,27 +150,63 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         CancellationToken cancellationToken
     )
     {
+        var (inProcessFolders, isolatedPlugins, policyFailures) = Partition(
+            PluginCatalog.Scan(options.ResolvePluginsPath()),
+            conf
+        );
         InProcessPluginSession session;
+        IsolatedPluginSession? isolated = null;
         using (var loading = MicrokernelTelemetry.Source.StartActivity("plugins.load"))
         {
-            session = InProcessPluginSession.Load(
-                PluginCatalog.Scan(options.ResolvePluginsPath()),
-                _logger
+            // Worker start-up overlaps the in-process loading.
+            var isolatedLoad =
+                isolatedPlugins.Count > 0
+                    ? IsolatedPluginSession.LoadAsync(
+                        isolatedPlugins,
+                        loggerFactory,
+                        cancellationToken
+                    )
+                    : null;
+            session = InProcessPluginSession.Load(inProcessFolders, _logger);
+            if (isolatedLoad is not null)
+            {
+                isolated = await isolatedLoad.ConfigureAwait(false);
+            }
+            loading?.SetTag(
+                "microkernel.plugins.modules",
+                session.Modules.Count + (isolated?.Modules.Count ?? 0)
             );
-            loading?.SetTag("microkernel.plugins.modules", session.Modules.Count);
-            loading?.SetTag("microkernel.plugins.failures", session.Failures.Count);
+            loading?.SetTag(
+                "microkernel.plugins.failures",
+                session.Failures.Count + (isolated?.Failures.Count ?? 0) + policyFailures.Count
+            );
         }
+        var failures = policyFailures
+            .Concat(session.Failures)
+            .Concat(isolated?.Failures ?? [])
+            .ToList();
         var unload = UnloadReport.None;
         try
         {
-            foreach (var failure in session.Failures)
+            foreach (var failure in failures)
             {
                 errors.Add($"Plugin {failure.Plugin} could not be loaded: {failure.Reason}");
             }
-            var executor = new InProcessModuleExecutor(session);
+            var inProcess = new InProcessModuleExecutor(session);
+            var modules = session
+                .Modules.Select(m =>
+                    (Module: m, Executor: (IModuleExecutor)inProcess, Isolation: "in-process")
+                )
+                .Concat(
+                    (isolated?.Modules ?? []).Select(m =>
+                        (Module: m, Executor: (IModuleExecutor)isolated!, Isolation: "process")
+                    )
+                )
+                .OrderBy(m => m.Module, ModuleDescriptor.RunOrder)
+                .ToList();
             var processingOptions =
                 conf.GetSection("processing") ?? ModuleOptions.Empty("processing");
-            foreach (var module in session.Modules.Order(ModuleDescriptor.RunOrder).ToList())
+            foreach (var (module, executor, isolation) in modules)
             {
                 ModuleRunRecord record;
                 var skip = cancellationToken.IsCancellationRequested
@@ -206,6 +243,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                     );
                     record = await RunModuleAsync(
                             executor,
+                            isolation,
                             module,
                             context,
                             store,
@@ -225,11 +263,66 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         {
             using var unloading = MicrokernelTelemetry.Source.StartActivity("plugins.unload");
             unload = session.UnloadAndVerify(options.UnloadGcRounds);
+            if (isolated is not null)
+            {
+                unload = UnloadReport.Combine(
+                    unload,
+                    await isolated.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false)
+                );
+            }
             unloading?.SetTag("microkernel.plugins.contexts", unload.Contexts);
             unloading?.SetTag("microkernel.plugins.leaked", unload.Leaked.Count);
             unloading?.SetTag("microkernel.plugins.gc_rounds", unload.GcRounds);
         }
-        return (session.Failures, unload);
+        return (failures, unload);
+    }
+
+    /// <summary>Splits the plugin folders by where their modules run; a section with a bad isolation setting is a load failure.</summary>
+    private (
+        List<PluginFolder> InProcess,
+        List<IsolatedPlugin> Isolated,
+        List<PluginLoadFailure> Failures
+    ) Partition(IReadOnlyList<PluginFolder> folders, ConfFile conf)
+    {
+        var inProcess = new List<PluginFolder>();
+        var isolated = new List<IsolatedPlugin>();
+        var failures = new List<PluginLoadFailure>();
+        foreach (var folder in folders)
+        {
+            if (folder.Problem is not null || folder.MainAssemblyPath is null)
+            {
+                inProcess.Add(folder); // the in-process loader reports why it is unusable
+                continue;
+            }
+            var section = conf.GetSection(folder.Section);
+            var (mode, memoryLimit, problem) = IsolationPolicy.Resolve(folder, section);
+            if (problem is not null)
+            {
+                _logger.LogWarning("Plugin {Plugin} skipped: {Reason}", folder.Name, problem);
+                failures.Add(new PluginLoadFailure(folder.Name, problem));
+            }
+            else if (mode == IsolationMode.InProcess)
+            {
+                inProcess.Add(folder);
+            }
+            else if (
+                section is not null
+                && ModuleOptions.TryParseBoolean(section.GetString("enabled", "no")!, out var on)
+                && on
+            )
+            {
+                isolated.Add(new IsolatedPlugin(folder, memoryLimit));
+            }
+            else
+            {
+                // Starting a worker only to learn the class names of a disabled plugin is not worth it.
+                _logger.LogDebug(
+                    "Plugin {Plugin} (isolation = process) not loaded: its section is missing or disabled",
+                    folder.Name
+                );
+            }
+        }
+        return (inProcess, isolated, failures);
     }
 
     private string? SkipReason(ModuleDescriptor module, ConfFile conf, AnalysisRequest request)
@@ -272,6 +365,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
 
     private async Task<ModuleRunRecord> RunModuleAsync(
         IModuleExecutor executor,
+        string isolation,
         ModuleDescriptor module,
         ProcessingContext context,
         SectionStore store,
@@ -284,7 +378,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         activity?.SetTag("microkernel.module.key", module.Key);
         activity?.SetTag("microkernel.module.order", module.Order);
         activity?.SetTag("microkernel.module.version", module.Version);
-        activity?.SetTag("microkernel.module.isolation", "in-process");
+        activity?.SetTag("microkernel.module.isolation", isolation);
         Directory.CreateDirectory(context.ScratchPath);
 
         var started = Stopwatch.GetTimestamp();

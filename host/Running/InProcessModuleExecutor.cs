@@ -91,7 +91,14 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
             {
                 return new ModuleExecution(ModuleOutcome.Empty);
             }
-            WriteSection(result, invocation.SectionPath);
+            if (invocation.Store is { } store)
+            {
+                store(result);
+            }
+            else
+            {
+                WriteSection(result, invocation.SectionPath);
+            }
             return new ModuleExecution(ModuleOutcome.Ok, invocation.SectionPath);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -144,6 +151,36 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
             stream,
             new JsonWriterOptions { SkipValidation = false }
         );
+        ResultSerializer.Write(writer, result);
+    }
+
+    /// <summary>Streams the result to <paramref name="destination"/> (a worker's result channel).</summary>
+    internal static void WriteTo(object result, Stream destination)
+    {
+        if (result is JsonSection { FilePath: { } source })
+        {
+            using (
+                var file = new FileStream(
+                    source,
+                    FileMode.Open,
+                    FileAccess.Read,
+                    FileShare.Read,
+                    1 << 16,
+                    FileOptions.SequentialScan
+                )
+            )
+            {
+                file.CopyTo(destination, 1 << 16);
+            }
+            SectionStore.TryDelete(source);
+            return;
+        }
+        if (result is JsonSection { } bytes)
+        {
+            destination.Write(bytes.Utf8.Span);
+            return;
+        }
+        using var writer = new Utf8JsonWriter(destination);
         ResultSerializer.Write(writer, result);
     }
 

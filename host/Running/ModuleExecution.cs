@@ -16,16 +16,20 @@ internal static class ModuleOutcome
     public const string Cancelled = "cancelled";
     public const string DuplicateKey = "duplicate_key";
     public const string Skipped = "skipped";
+    public const string WorkerDied = "worker_died";
+    public const string MemoryLimit = "memory_limit";
 
     public static bool IsFailure(string outcome) => outcome is not (Ok or Empty or Skipped);
 }
 
 /// <summary>Everything a module run needs besides the module itself.</summary>
+/// <param name="Store">Where a worker sends the result instead of <paramref name="SectionPath"/>.</param>
 internal sealed record ModuleInvocation(
     ProcessingContext Context,
     string SectionPath,
     TimeSpan Timeout,
-    TimeSpan Grace
+    TimeSpan Grace,
+    Action<object>? Store = null
 );
 
 /// <summary>The result of one module run, free of plugin types.</summary>
