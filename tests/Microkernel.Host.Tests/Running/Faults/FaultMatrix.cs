@@ -175,6 +175,7 @@ internal static class FaultMatrix
         NativeCrash,
     ];
 
+    /// <summary>Every case; heavy ones start in this order, longest first.</summary>
     public static IReadOnlyList<FaultCase> Cases { get; } =
     [
         .. Both(
@@ -204,6 +205,28 @@ internal static class FaultMatrix
                 more: true
             )
         ),
+        .. Both(
+            HugeResult,
+            inProcess: new Expected(0, "ok", [], Note: HugeResultNote),
+            process: new Expected(0, "ok", [], Note: HugeResultNote),
+            heavy: true
+        ),
+        .. Both(
+            StdoutFlood,
+            inProcess: new Expected(
+                0,
+                "ok",
+                [],
+                Note: "the 1 GiB comes out on the host's own stdout"
+            ),
+            process: new Expected(
+                0,
+                "ok",
+                [],
+                Note: "the host logs an excerpt and the byte count (its stderr stays under 64 KiB); its own stdout stays clean"
+            ),
+            heavy: true
+        ),
         new FaultCase(
             OutOfMemory,
             Isolation.InProcess,
@@ -232,28 +255,6 @@ internal static class FaultMatrix
             ["memory_limit = 256"],
             NoEnvironment,
             Heavy: true
-        ),
-        .. Both(
-            StdoutFlood,
-            inProcess: new Expected(
-                0,
-                "ok",
-                [],
-                Note: "the 1 GiB comes out on the host's own stdout"
-            ),
-            process: new Expected(
-                0,
-                "ok",
-                [],
-                Note: "the host logs an excerpt and the byte count (its stderr stays under 64 KiB); its own stdout stays clean"
-            ),
-            heavy: true
-        ),
-        .. Both(
-            HugeResult,
-            inProcess: new Expected(0, "ok", [], Note: HugeResultNote),
-            process: new Expected(0, "ok", [], Note: HugeResultNote),
-            heavy: true
         ),
         .. Both(
             NativeCrash,

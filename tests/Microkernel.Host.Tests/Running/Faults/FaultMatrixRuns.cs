@@ -17,6 +17,10 @@ internal sealed record CaseRun(
 /// Runs every case of the <see cref="FaultMatrix"/> once per test class, several at a time
 /// (each is a separate host process in its own folder), heavy ones first; each test awaits its own.
 /// </summary>
+/// <remarks>
+/// The whole matrix starts with the class, even when a filter selects a single case: xunit 2
+/// does not tell a fixture which tests will run, and one case alone costs as much as its slot.
+/// </remarks>
 public sealed class FaultMatrixRuns : IAsyncLifetime
 {
     private static readonly int Parallelism = Math.Clamp(Environment.ProcessorCount + 1, 2, 6);
