@@ -172,7 +172,7 @@ internal static class Program
                     ct
                 )
         );
-        modules.SetAction(r => ModulesCommand.Run(Settings(r)));
+        modules.SetAction((r, _) => ModulesCommand.RunAsync(Settings(r)));
         HostSettings QueueSettings(ParseResult r)
         {
             var s = Settings(r);

@@ -43,8 +43,24 @@ using var listener = new ActivityListener
 ActivitySource.AddActivityListener(listener);
 try
 {
-    Console.WriteLine($"runs of 1 module:   {Measure(1)}");
-    Console.WriteLine($"runs of {modulesPerRun} modules: {Measure(modulesPerRun)}");
+    Console.WriteLine("isolation = in-process");
+    var inProcess1 = Measure(1, "in-process", iterations);
+    Console.WriteLine($"runs of 1 module:   {inProcess1.Summary}");
+    var inProcessN = Measure(modulesPerRun, "in-process", iterations);
+    Console.WriteLine($"runs of {modulesPerRun} modules: {inProcessN.Summary}");
+    // A worker process per run: fewer iterations keep the bench short.
+    var processIterations = Math.Max(10, iterations / 5);
+    Console.WriteLine("isolation = process (one worker per run, reused by its modules)");
+    var process1 = Measure(1, "process", processIterations);
+    Console.WriteLine($"runs of 1 module:   {process1.Summary}");
+    var processN = Measure(modulesPerRun, "process", processIterations);
+    Console.WriteLine($"runs of {modulesPerRun} modules: {processN.Summary}");
+    Console.WriteLine(
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"process mode adds {(processN.Median - inProcessN.Median) / modulesPerRun:0.00} ms per module with {modulesPerRun} modules per worker, {process1.Median - inProcess1.Median:0.00} ms for a run of one module (worker start included)"
+        )
+    );
     Console.WriteLine(
         $"peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024):0.0} MiB"
     );
@@ -57,9 +73,9 @@ finally
 }
 return 0;
 
-string Measure(int modules)
+(double Median, string Summary) Measure(int modules, string isolation, int runs)
 {
-    var lab = Path.Combine(root, $"lab{modules}");
+    var lab = Path.Combine(root, $"lab{modules}-{isolation}");
     var plugins = Path.Combine(lab, "plugins");
     var conf = Path.Combine(lab, "conf");
     var analysis = Path.Combine(lab, "analysis");
@@ -74,7 +90,10 @@ string Measure(int modules)
         {
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }
-        sections.Append(CultureInfo.InvariantCulture, $"[trivial{i}]\nenabled = yes\n");
+        sections.Append(
+            CultureInfo.InvariantCulture,
+            $"[trivial{i}]\nenabled = yes\nisolation = {isolation}\n"
+        );
     }
     File.WriteAllText(Path.Combine(conf, "processing.conf"), sections.ToString());
     File.WriteAllText(Path.Combine(analysis, "analysis.conf"), "[analysis]\nid = 1\n");
@@ -83,7 +102,7 @@ string Measure(int modules)
         NullLoggerFactory.Instance
     );
     var samples = new List<double>();
-    for (var i = 0; i < iterations + 10; i++)
+    for (var i = 0; i < runs + 10; i++)
     {
         var started = Stopwatch.GetTimestamp();
         var result = runner.RunAsync(new AnalysisRequest(analysis)).GetAwaiter().GetResult();
@@ -120,9 +139,12 @@ string Measure(int modules)
         phases.Clear();
     }
     var p95 = samples[(int)(samples.Count * 0.95)];
-    return string.Create(
-        CultureInfo.InvariantCulture,
-        $"median {median:0.00} ms/run = {median / modules:0.00} ms/module, p95 {p95:0.00} ms/run ({samples.Count} runs, every context unloaded and verified)"
+    return (
+        median,
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"median {median:0.00} ms/run = {median / modules:0.00} ms/module, p95 {p95:0.00} ms/run ({samples.Count} runs, every context unloaded and verified)"
+        )
     );
 }
 

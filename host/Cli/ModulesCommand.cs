@@ -1,5 +1,6 @@
 using Microkernel.Contracts;
 using Microkernel.Host.Configuration;
+using Microkernel.Host.Isolation;
 using Microkernel.Host.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -9,13 +10,12 @@ namespace Microkernel.Host.Cli;
 /// <summary><c>microkernel modules</c>: what the host would load, and what it would run.</summary>
 internal static class ModulesCommand
 {
-    public static int Run(HostSettings settings)
+    public static async Task<int> RunAsync(HostSettings settings)
     {
         using var host = HostFactory.Build(settings);
         var options = host.Services.GetRequiredService<MicrokernelOptions>();
-        var logger = host
-            .Services.GetRequiredService<ILoggerFactory>()
-            .CreateLogger("Microkernel.Modules");
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("Microkernel.Modules");
         var pluginsPath = options.ResolvePluginsPath();
         var confPath = Path.Combine(options.ResolveConfPath(), "processing.conf");
         ConfFile? conf = null;
@@ -31,25 +31,53 @@ internal static class ModulesCommand
         Console.WriteLine($"conf:    {confPath}");
         Console.WriteLine();
         Console.WriteLine(
-            $"{"plugin", -14} {"class", -20} {"key", -12} {"order", 5} {"enabled", -24} {"section", -14} version"
+            $"{"plugin", -14} {"class", -20} {"key", -12} {"order", 5} {"enabled", -24} {"isolation", -11} {"section", -14} version"
         );
-        var session = InProcessPluginSession.Load(PluginCatalog.Scan(pluginsPath), logger);
-        foreach (var module in session.Modules.Order(ModuleDescriptor.RunOrder))
+        // Third-party plugins are described by a worker: listing them must not run their code here.
+        var (inProcessFolders, isolatedPlugins, policyFailures, _) = IsolationPolicy.Partition(
+            PluginCatalog.Scan(pluginsPath),
+            conf,
+            includeDisabled: true,
+            logger
+        );
+        var session = InProcessPluginSession.Load(inProcessFolders, logger);
+        var isolated =
+            isolatedPlugins.Count > 0
+                ? await IsolatedPluginSession
+                    .LoadAsync(isolatedPlugins, loggerFactory, CancellationToken.None)
+                    .ConfigureAwait(false)
+                : null;
+        var modules = session
+            .Modules.Select(m => (Module: m, Isolation: "in-process"))
+            .Concat((isolated?.Modules ?? []).Select(m => (Module: m, Isolation: "process")))
+            .OrderBy(m => m.Module, ModuleDescriptor.RunOrder);
+        foreach (var (module, isolation) in modules)
         {
             Console.WriteLine(
-                $"{module.Plugin, -14} {module.ClassName, -20} {module.Key, -12} {module.Order, 5} {Enabled(module, conf), -24} [{module.Section}]{new string(' ', Math.Max(1, 12 - module.Section.Length))} {module.Version}"
+                $"{module.Plugin, -14} {module.ClassName, -20} {module.Key, -12} {module.Order, 5} {Enabled(module, conf), -24} {isolation, -11} [{module.Section}]{new string(' ', Math.Max(1, 12 - module.Section.Length))} {module.Version}"
             );
         }
-        foreach (var failure in session.Failures)
+        var failures = policyFailures
+            .Concat(session.Failures)
+            .Concat(isolated?.Failures ?? [])
+            .ToList();
+        foreach (var failure in failures)
         {
             Console.WriteLine($"{failure.Plugin, -14} load error: {failure.Reason}");
         }
         var unload = session.UnloadAndVerify(options.UnloadGcRounds);
+        if (isolated is not null)
+        {
+            unload = UnloadReport.Combine(
+                unload,
+                await isolated.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false)
+            );
+        }
         Console.WriteLine();
         Console.WriteLine(
             $"{unload.Unloaded}/{unload.Contexts} plugin contexts unloaded after {unload.GcRounds} GC rounds"
         );
-        return session.Failures.Count > 0 ? 1 : 0;
+        return failures.Count > 0 ? 1 : 0;
     }
 
     private static string Enabled(ModuleDescriptor module, ConfFile? conf)

@@ -1,5 +1,6 @@
 using Microkernel.Contracts;
 using Microkernel.Host.Plugins;
+using Microsoft.Extensions.Logging;
 
 namespace Microkernel.Host.Isolation;
 
@@ -37,6 +38,22 @@ internal static class IsolationPolicy
     public static bool IsShipped(PluginFolder folder) =>
         Shipped.Contains(folder.Name)
         && Path.GetFileName(folder.MainAssemblyPath) == $"Microkernel.Plugins.{folder.Name}.dll";
+
+    /// <summary>
+    /// Stands for the modules of a process plugin that was not loaded because its section is
+    /// missing or disabled: the run still records it as skipped, under its folder name.
+    /// </summary>
+    public static ModuleDescriptor NotLoaded(PluginFolder folder) =>
+        new(
+            folder.Name,
+            folder.Section,
+            folder.Name,
+            folder.Section,
+            int.MaxValue,
+            ClassEnabled: true,
+            Version: "not loaded",
+            folder.MainAssemblyPath!
+        );
 
     /// <summary>The mode and memory cap for <paramref name="folder"/>, or the reason its section is unusable.</summary>
     public static (IsolationMode Mode, long MemoryLimitMiB, string? Problem) Resolve(
@@ -84,5 +101,65 @@ internal static class IsolationPolicy
             );
         }
         return (mode, memoryLimit, null);
+    }
+
+    /// <summary>Splits plugin folders by where their modules run; a section with a bad isolation setting is a load failure. Process plugins whose section is disabled are left out unless <paramref name="includeDisabled"/>.</summary>
+    public static (
+        List<PluginFolder> InProcess,
+        List<IsolatedPlugin> Isolated,
+        List<PluginLoadFailure> Failures,
+        List<PluginFolder> NotLoaded
+    ) Partition(
+        IReadOnlyList<PluginFolder> folders,
+        ConfFile? conf,
+        bool includeDisabled,
+        ILogger logger
+    )
+    {
+        var inProcess = new List<PluginFolder>();
+        var isolated = new List<IsolatedPlugin>();
+        var failures = new List<PluginLoadFailure>();
+        var notLoaded = new List<PluginFolder>();
+        foreach (var folder in folders)
+        {
+            if (folder.Problem is not null || folder.MainAssemblyPath is null)
+            {
+                inProcess.Add(folder); // the in-process loader reports why it is unusable
+                continue;
+            }
+            var section = conf?.GetSection(folder.Section);
+            var (mode, memoryLimit, problem) = IsolationPolicy.Resolve(folder, section);
+            if (problem is not null)
+            {
+                logger.LogWarning("Plugin {Plugin} skipped: {Reason}", folder.Name, problem);
+                failures.Add(new PluginLoadFailure(folder.Name, problem));
+            }
+            else if (mode == IsolationMode.InProcess)
+            {
+                inProcess.Add(folder);
+            }
+            else if (
+                includeDisabled
+                || section is not null
+                    && ModuleOptions.TryParseBoolean(
+                        section.GetString("enabled", "no")!,
+                        out var on
+                    )
+                    && on
+            )
+            {
+                isolated.Add(new IsolatedPlugin(folder, memoryLimit));
+            }
+            else
+            {
+                // Starting a worker only to learn the class names of a disabled plugin is not worth it.
+                notLoaded.Add(folder);
+                logger.LogDebug(
+                    "Plugin {Plugin} (isolation = process) not loaded: its section is missing or disabled",
+                    folder.Name
+                );
+            }
+        }
+        return (inProcess, isolated, failures, notLoaded);
     }
 }

@@ -164,7 +164,21 @@ internal static class WorkerMain
             {
                 activity?.SetTag("microkernel.module.name", request.ClassName);
                 activity?.SetTag("microkernel.module.plugin", request.Plugin);
-                reply = await ExecuteAsync(request, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    reply = await ExecuteAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // A fault of the worker itself still owes the host a reply.
+                    reply = new RunReply(
+                        ModuleOutcome.Exception,
+                        ex.GetType().FullName,
+                        $"the worker failed around the module: {ex.Message}",
+                        ex.ToString(),
+                        0
+                    );
+                }
                 activity?.SetTag("microkernel.module.outcome", reply.Outcome);
                 if (ModuleOutcome.IsFailure(reply.Outcome))
                 {

@@ -20,7 +20,8 @@ internal sealed record ModuleRunRecord(
     ModuleDescriptor Module,
     string Outcome,
     TimeSpan Elapsed,
-    string? Error = null
+    string? Error = null,
+    string Isolation = "in-process"
 );
 
 /// <summary>The whole run, as the CLI and the daemon see it.</summary>

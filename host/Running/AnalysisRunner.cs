@@ -150,10 +150,13 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         CancellationToken cancellationToken
     )
     {
-        var (inProcessFolders, isolatedPlugins, policyFailures) = Partition(
-            PluginCatalog.Scan(options.ResolvePluginsPath()),
-            conf
-        );
+        var (inProcessFolders, isolatedPlugins, policyFailures, notLoaded) =
+            IsolationPolicy.Partition(
+                PluginCatalog.Scan(options.ResolvePluginsPath()),
+                conf,
+                includeDisabled: false,
+                _logger
+            );
         InProcessPluginSession session;
         IsolatedPluginSession? isolated = null;
         using (var loading = MicrokernelTelemetry.Source.StartActivity("plugins.load"))
@@ -202,6 +205,15 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                         (Module: m, Executor: (IModuleExecutor)isolated!, Isolation: "process")
                     )
                 )
+                .Concat(
+                    notLoaded.Select(f =>
+                        (
+                            Module: IsolationPolicy.NotLoaded(f),
+                            Executor: (IModuleExecutor)inProcess,
+                            Isolation: "process"
+                        )
+                    )
+                )
                 .OrderBy(m => m.Module, ModuleDescriptor.RunOrder)
                 .ToList();
             var processingOptions =
@@ -218,7 +230,8 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                         module,
                         ModuleOutcome.Skipped,
                         TimeSpan.Zero,
-                        skip
+                        skip,
+                        isolation
                     );
                 }
                 else
@@ -275,54 +288,6 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
             unloading?.SetTag("microkernel.plugins.gc_rounds", unload.GcRounds);
         }
         return (failures, unload);
-    }
-
-    /// <summary>Splits the plugin folders by where their modules run; a section with a bad isolation setting is a load failure.</summary>
-    private (
-        List<PluginFolder> InProcess,
-        List<IsolatedPlugin> Isolated,
-        List<PluginLoadFailure> Failures
-    ) Partition(IReadOnlyList<PluginFolder> folders, ConfFile conf)
-    {
-        var inProcess = new List<PluginFolder>();
-        var isolated = new List<IsolatedPlugin>();
-        var failures = new List<PluginLoadFailure>();
-        foreach (var folder in folders)
-        {
-            if (folder.Problem is not null || folder.MainAssemblyPath is null)
-            {
-                inProcess.Add(folder); // the in-process loader reports why it is unusable
-                continue;
-            }
-            var section = conf.GetSection(folder.Section);
-            var (mode, memoryLimit, problem) = IsolationPolicy.Resolve(folder, section);
-            if (problem is not null)
-            {
-                _logger.LogWarning("Plugin {Plugin} skipped: {Reason}", folder.Name, problem);
-                failures.Add(new PluginLoadFailure(folder.Name, problem));
-            }
-            else if (mode == IsolationMode.InProcess)
-            {
-                inProcess.Add(folder);
-            }
-            else if (
-                section is not null
-                && ModuleOptions.TryParseBoolean(section.GetString("enabled", "no")!, out var on)
-                && on
-            )
-            {
-                isolated.Add(new IsolatedPlugin(folder, memoryLimit));
-            }
-            else
-            {
-                // Starting a worker only to learn the class names of a disabled plugin is not worth it.
-                _logger.LogDebug(
-                    "Plugin {Plugin} (isolation = process) not loaded: its section is missing or disabled",
-                    folder.Name
-                );
-            }
-        }
-        return (inProcess, isolated, failures);
     }
 
     private string? SkipReason(ModuleDescriptor module, ConfFile conf, AnalysisRequest request)
@@ -464,7 +429,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         };
         MicrokernelTelemetry.ModuleDuration.Record(elapsed.TotalSeconds, tags);
         MicrokernelTelemetry.ModuleOutcomes.Add(1, tags);
-        return new ModuleRunRecord(module, outcome, elapsed, error);
+        return new ModuleRunRecord(module, outcome, elapsed, error, isolation);
     }
 
     private static byte[] Statistics(
@@ -487,6 +452,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                 writer.WriteString("version", record.Module.Version);
                 writer.WriteNumber("time", Math.Round(record.Elapsed.TotalSeconds, 3));
                 writer.WriteString("outcome", record.Outcome);
+                writer.WriteString("isolation", record.Isolation);
                 if (record.Error is not null)
                 {
                     writer.WriteString("error", record.Error);

@@ -38,7 +38,7 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
             // It stopped in time; whatever it produced is discarded, since it overran its budget.
             var late = await run.WaitAsync(invocation.Grace, CancellationToken.None)
                 .ConfigureAwait(false);
-            if (late.SectionPath is not null)
+            if (invocation.Store is null && late.SectionPath is not null)
             {
                 SectionStore.TryDelete(late.SectionPath);
             }

@@ -42,9 +42,11 @@ internal sealed class PluginLab : IDisposable
 
     public string ReportPath => Path.Combine(AnalysisPath, "reports", "report.json");
 
+    /// <summary>The host's build output (microkernel.dll, its worker apphost, the shipped plugins).</summary>
+    public static string HostBuild => RepoPaths.InRepo("host", "bin", Configuration, "net10.0");
+
     /// <summary>The shipped plugins as the build lays them out for the host.</summary>
-    public static string HostPlugins =>
-        RepoPaths.InRepo("host", "bin", Configuration, "net10.0", "plugins");
+    public static string HostPlugins => Path.Combine(HostBuild, "plugins");
 
     public static string FixtureOutput(string fixture) =>
         RepoPaths.InRepo("tests", "FixturePlugins", fixture, "bin", Configuration, "net10.0");

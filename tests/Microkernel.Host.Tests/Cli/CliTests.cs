@@ -133,7 +133,7 @@ public sealed class CliTests
 
         var (_, stdout, _) = Run("--plugins", lab.PluginsPath, "--conf", lab.ConfPath, "modules");
 
-        Assert.Matches(@"Multi\s+Bravo\s+bravo\s+0\s+yes\s+\[multi\]", stdout);
+        Assert.Matches(@"Multi\s+Bravo\s+bravo\s+0\s+yes\s+process\s+\[multi\]", stdout);
         Assert.Matches(@"Multi\s+Disabled\s+disabled\s+1\s+no \(class\)", stdout);
         Assert.Contains("Hollow         load error: no plugin assembly", stdout);
         Assert.Contains("1/1 plugin contexts unloaded", stdout);

@@ -211,7 +211,8 @@ public sealed class AnalysisRunnerTests
     {
         using var lab = new PluginLab("IgnoresCancellation", "Trivial");
         lab.WriteConf(
-            "[ignorescancellation]\nenabled = yes\ntimeout = 0.3\nspin_seconds = 4\n[trivial]\nenabled = yes\n"
+            // In process the host can only abandon it; isolation = process kills it (ProcessIsolationTests).
+            "[ignorescancellation]\nenabled = yes\nisolation = in-process\ntimeout = 0.3\nspin_seconds = 4\n[trivial]\nenabled = yes\n"
         );
 
         var started = DateTime.UtcNow;
