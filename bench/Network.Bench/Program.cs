@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 // Network.Bench: throughput and peak memory of the network module on a large capture.
 //   generate <seed.pcap> <out.pcap> <MiB>   replicate a real capture with shifted addresses/times
 //   run <capture.pcap> [opt=value...]       run NetworkAnalysis once, print MB/s, CPU time, peak memory
+//                                           (section=PATH keeps a copy of the section;
+//                                           allocations samples allocated types)
 //   phases <capture.pcap>                   time reader, + dissector, + TCP conversations
 // Run each measurement in its own process so the peak working set belongs to that run only.
 if (args.Length >= 4 && args[0] == "generate")
@@ -21,11 +23,17 @@ if (args.Length >= 4 && args[0] == "generate")
 }
 if (args.Length >= 2 && args[0] == "run")
 {
-    // Extra arguments are [network] options: key=value.
+    // Extra arguments are [network] options: key=value; section=PATH keeps a copy of the
+    // section (to compare outputs before and after a change).
     var options = args.Skip(2)
         .Select(a => a.Split('=', 2))
         .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
-    await RunAsync(args[1], options);
+    options.Remove("section", out var keepSection);
+    using var sampler = options.Remove("allocations")
+        ? new Microkernel.Bench.Network.AllocationSampler()
+        : null;
+    await RunAsync(args[1], options, keepSection);
+    sampler?.Print(25);
     return 0;
 }
 if (args.Length >= 2 && args[0] == "phases")
@@ -34,7 +42,7 @@ if (args.Length >= 2 && args[0] == "phases")
     return 0;
 }
 Console.Error.WriteLine(
-    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] | phases <capture.pcap>"
+    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap>"
 );
 return 2;
 
@@ -107,7 +115,11 @@ static void ShiftAddresses(byte[] frame, int copy)
 
 // Times the module alone (as the host runs it: the section file is spliced, not parsed), with
 // wall and CPU time, so figures taken on a loaded machine can be judged.
-static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> options)
+static async Task RunAsync(
+    string capture,
+    IReadOnlyDictionary<string, string> options,
+    string? keepSection
+)
 {
     using var analysis = TempDirectory.Create();
     using var scratch = TempDirectory.Create();
@@ -129,12 +141,18 @@ static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> o
     var module = new NetworkAnalysis();
     module.Initialize(context);
     using var self = Process.GetCurrentProcess();
-    var cpuBefore = self.TotalProcessorTime;
+    var userBefore = self.UserProcessorTime;
+    var systemBefore = self.PrivilegedProcessorTime;
+    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var clock = Stopwatch.StartNew();
     var section = await module.RunAsync(CancellationToken.None);
     clock.Stop();
     self.Refresh();
-    var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
+    var user = (self.UserProcessorTime - userBefore).TotalSeconds;
+    var system = (self.PrivilegedProcessorTime - systemBefore).TotalSeconds;
+    var cpu = user + system;
+    var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
     var sectionBytes = section is JsonSection { FilePath: { } path }
         ? new FileInfo(path).Length
         : 0;
@@ -144,12 +162,43 @@ static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> o
             + $"peak working set {self.PeakWorkingSet64 / (1024.0 * 1024):F0} MiB; "
             + $"section {sectionBytes / 1e6:F1} MB; {errors.Count} reported errors"
     );
+    Console.WriteLine(
+        $"  CPU user {user:F2} s + sys {system:F2} s; peak RSS (VmHWM) {PeakRssMiB()} MiB; "
+            + $"allocated {allocated / (1024.0 * 1024):F0} MiB; GCs gen0 {GC.CollectionCount(0) - gcBefore.Item1}, "
+            + $"gen1 {GC.CollectionCount(1) - gcBefore.Item2}, gen2 {GC.CollectionCount(2) - gcBefore.Item3}"
+    );
+    if (keepSection is not null && section is JsonSection { FilePath: { } sectionPath })
+    {
+        File.Copy(sectionPath, keepSection, overwrite: true);
+    }
     foreach (var error in errors.Take(5))
     {
         Console.WriteLine("  error: " + error);
     }
     var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
     Console.WriteLine($"  load average: {load}");
+}
+
+// The kernel's high-water mark of resident memory: the figure the 200 MiB target is about.
+static string PeakRssMiB()
+{
+    const string path = "/proc/self/status";
+    if (!File.Exists(path))
+    {
+        return "?";
+    }
+    foreach (var line in File.ReadLines(path))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            var kb = long.Parse(
+                line["VmHWM:".Length..].Trim().Split(' ')[0],
+                System.Globalization.CultureInfo.InvariantCulture
+            );
+            return (kb / 1024.0).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+    return "?";
 }
 
 internal sealed class NoResults : IProcessingResults

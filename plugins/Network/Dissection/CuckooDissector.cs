@@ -110,8 +110,11 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     /// <summary>Packets whose processing Cuckoo would abort with a logged exception.</summary>
     public int AbortedPackets { get; private set; }
 
-    /// <summary>Notes about data dropped by limits, for the report.</summary>
-    public List<string> Notes { get; } = [];
+    /// <summary>Notes about data dropped by limits, for the report, with the packet (1-based) that caused each.</summary>
+    public List<(long Packet, string Text)> Notes { get; } = [];
+
+    /// <summary>Records processed so far.</summary>
+    public long Packets { get; private set; }
 
     [GeneratedRegex(@"^.*\.windows\.com$|^.*\.in\-addr\.arpa$", RegexOptions.CultureInvariant)]
     private static partial Regex SkippedDomains();
@@ -125,6 +128,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         long nextOffset
     )
     {
+        Packets++;
         // Cuckoo's `offset` is file.tell() after the previous successfully handled packet,
         // which is this record's start unless an earlier packet aborted.
         if (_offset < 0)
@@ -384,7 +388,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         if (_emptySegmentResets++ == 0)
         {
             Notes.Add(
-                $"More than {MaxTrackedEmptySegments} TCP connections sent empty segments; dead host detection forgot the older ones, so dead_hosts may miss some."
+                (
+                    Packets,
+                    $"More than {MaxTrackedEmptySegments} TCP connections sent empty segments; dead host detection forgot the older ones, so dead_hosts may miss some."
+                )
             );
         }
         _emptySegments.Clear();
@@ -411,7 +418,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
             if (_smtpTruncated++ == 0)
             {
                 Notes.Add(
-                    $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}) or max_buffered_bytes ({options.MaxBufferedBytes}); the rest was dropped."
+                    (
+                        Packets,
+                        $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}) or max_buffered_bytes ({options.MaxBufferedBytes}); the rest was dropped."
+                    )
                 );
             }
             data = data[..(int)Math.Max(0, room)];
