@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Microkernel.Contracts;
 using Microkernel.Plugins.Network;
-using Microkernel.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 
 // Network.Bench: throughput and peak memory of the network module on a large capture.
@@ -121,8 +120,8 @@ static async Task RunAsync(
     string? keepSection
 )
 {
-    using var analysis = TempDirectory.Create();
-    using var scratch = TempDirectory.Create();
+    using var analysis = BenchFolder.Create();
+    using var scratch = BenchFolder.Create();
     var dump = Path.Combine(analysis.Path, "dump.pcap");
     File.CreateSymbolicLink(dump, Path.GetFullPath(capture));
     var size = new FileInfo(capture).Length;
@@ -134,7 +133,7 @@ static async Task RunAsync(
         NullLogger.Instance,
         new NoResults(),
         scratch.Path,
-        RepoPaths.InRepo("conf"),
+        BenchFolder.RepoConf(),
         new ModuleOptions("processing", new Dictionary<string, string>(), "bench"),
         errors.Add
     );
@@ -146,8 +145,10 @@ static async Task RunAsync(
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
     var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var clock = Stopwatch.StartNew();
+    using var memory = new MemorySampler();
     var section = await module.RunAsync(CancellationToken.None);
     clock.Stop();
+    memory.Dispose();
     self.Refresh();
     var user = (self.UserProcessorTime - userBefore).TotalSeconds;
     var system = (self.PrivilegedProcessorTime - systemBefore).TotalSeconds;
@@ -167,6 +168,7 @@ static async Task RunAsync(
             + $"allocated {allocated / (1024.0 * 1024):F0} MiB; GCs gen0 {GC.CollectionCount(0) - gcBefore.Item1}, "
             + $"gen1 {GC.CollectionCount(1) - gcBefore.Item2}, gen2 {GC.CollectionCount(2) - gcBefore.Item3}"
     );
+    Console.WriteLine("  " + memory.Describe());
     if (keepSection is not null && section is JsonSection { FilePath: { } sectionPath })
     {
         File.Copy(sectionPath, keepSection, overwrite: true);
@@ -199,6 +201,106 @@ static string PeakRssMiB()
         }
     }
     return "?";
+}
+
+/// <summary>
+/// Samples resident memory and the GC heap every 100 ms, to tell at the peak what the memory
+/// was: the managed heap (and how much of it was live at the last GC) or the rest.
+/// </summary>
+internal sealed class MemorySampler : IDisposable
+{
+    private readonly Timer _timer;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly object _gate = new();
+    private (double At, long Rss, long Heap, long LiveAfterGc) _peak;
+
+    public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
+
+    private void Sample()
+    {
+        long rss;
+        try
+        {
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            rss =
+                long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture)
+                * Environment.SystemPageSize;
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        var heap = GC.GetTotalMemory(false);
+        var info = GC.GetGCMemoryInfo();
+        lock (_gate)
+        {
+            if (rss > _peak.Rss)
+            {
+                _peak = (
+                    _clock.Elapsed.TotalSeconds,
+                    rss,
+                    heap,
+                    info.HeapSizeBytes - info.FragmentedBytes
+                );
+            }
+        }
+    }
+
+    public string Describe()
+    {
+        lock (_gate)
+        {
+            const double MiB = 1024.0 * 1024;
+            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB";
+        }
+    }
+
+    public void Dispose() => _timer.Dispose();
+}
+
+/// <summary>A temporary folder deleted on dispose.</summary>
+internal sealed class BenchFolder : IDisposable
+{
+    private BenchFolder(string path) => Path = path;
+
+    public string Path { get; }
+
+    public static BenchFolder Create()
+    {
+        var path = System.IO.Path.Combine(
+            System.IO.Path.GetTempPath(),
+            "network-bench",
+            Guid.NewGuid().ToString("N")
+        );
+        Directory.CreateDirectory(path);
+        return new BenchFolder(path);
+    }
+
+    /// <summary>conf/ of the repository the bench was built in.</summary>
+    public static string RepoConf()
+    {
+        for (
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            dir is not null;
+            dir = dir.Parent
+        )
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Microkernel.sln")))
+            {
+                return System.IO.Path.Combine(dir.FullName, "conf");
+            }
+        }
+        throw new DirectoryNotFoundException("Microkernel.sln not found above the bench");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException) { }
+    }
 }
 
 internal sealed class NoResults : IProcessingResults

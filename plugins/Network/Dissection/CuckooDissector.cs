@@ -80,7 +80,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     private readonly HashSet<FlowKey> _udpSeen = [];
     public List<IcmpRecord> Icmp { get; } = [];
     public List<HttpRecord> Http { get; } = [];
-    private readonly Dictionary<string, HttpRecord> _httpByPayload = new(StringComparer.Ordinal);
+
+    // Keyed by a 128-bit hash of the payload rather than the payload as a string: no copy of
+    // every request held for the whole run (a collision is out of reach at 2^-64 for 2^32 requests).
+    private readonly Dictionary<(UInt128 Hash, int Length), HttpRecord> _httpByPayload = [];
     public List<TlsRecord> Tls { get; } = [];
     public List<DnsRecord> Dns { get; } = [];
     private readonly Dictionary<(string Type, string Request), DnsRecord> _dnsByKey = [];
@@ -331,7 +334,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
 
     private void AddHttp(ReadOnlySpan<byte> data, ushort port, HttpMessage request)
     {
-        var key = Text.Latin1(data);
+        var key = (System.IO.Hashing.XxHash128.HashToUInt128(data), data.Length);
         if (_httpByPayload.TryGetValue(key, out var existing))
         {
             existing.Count++;
