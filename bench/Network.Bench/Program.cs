@@ -212,7 +212,7 @@ internal sealed class MemorySampler : IDisposable
     private readonly Timer _timer;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly object _gate = new();
-    private (double At, long Rss, long Heap, long LiveAfterGc) _peak;
+    private (double At, long Rss, long Heap, long LiveAfterGc, long Committed) _peak;
 
     public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
 
@@ -240,7 +240,8 @@ internal sealed class MemorySampler : IDisposable
                     _clock.Elapsed.TotalSeconds,
                     rss,
                     heap,
-                    info.HeapSizeBytes - info.FragmentedBytes
+                    info.HeapSizeBytes - info.FragmentedBytes,
+                    info.TotalCommittedBytes
                 );
             }
         }
@@ -251,7 +252,7 @@ internal sealed class MemorySampler : IDisposable
         lock (_gate)
         {
             const double MiB = 1024.0 * 1024;
-            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB";
+            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB, committed by the GC {_peak.Committed / MiB:F0} MiB";
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
 
@@ -123,6 +124,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     private static partial Regex SkippedDomains();
 
     /// <summary>Processes one record; <paramref name="recordOffset"/> is where it starts in the file.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Process(
         DecodeResult result,
         ref DecodedPacket packet,
@@ -284,6 +286,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         _offset = nextOffset;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddHosts(IpAddress source, IpAddress destination)
     {
         if (!_hostsSeen.Contains(source) && source.IsCuckooPrivate)
@@ -301,6 +304,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     }
 
     /// <summary>False when Cuckoo's dissectors would raise out of the packet loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool DissectTcp(ref DecodedPacket packet)
     {
         var data = packet.Payload;

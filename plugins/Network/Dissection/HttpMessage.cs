@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Dissection;
 
@@ -159,6 +160,7 @@ internal sealed class HttpMessage
         return start < data.Length && data[start] is >= (byte)'A' and <= (byte)'Z';
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Outcome ParseRequest(ReadOnlySpan<byte> data, HttpMessage message)
     {
         var rest = data;
@@ -204,6 +206,7 @@ internal sealed class HttpMessage
         return ParseHeadersAndBody(rest, data.Length - rest.Length, message);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Outcome ParseResponse(ReadOnlySpan<byte> data, HttpMessage message)
     {
         var rest = data;
@@ -231,6 +234,7 @@ internal sealed class HttpMessage
     }
 
     /// <param name="restOffset">Where <paramref name="rest"/> starts in the parsed bytes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Outcome ParseHeadersAndBody(
         ReadOnlySpan<byte> rest,
         int restOffset,

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microkernel.Plugins.Network.Capture;
 
 namespace Microkernel.Plugins.Network.Streams;
@@ -64,6 +65,7 @@ internal sealed class TcpConversations(
 
     public int TrackedStreams => _streams.Count;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Process(double ts, in DecodedPacket packet)
     {
         if (!IsHandled(packet.SourcePort, packet.DestinationPort) || packet.Source.IsV6)
@@ -297,10 +299,11 @@ internal sealed class TcpConversations(
 
     private Chunk Copy(ReadOnlySpan<byte> data, double ts)
     {
-        var buffer =
-            data.Length <= SlabBytes
-                ? (_freeSlabs.TryPop(out var slab) ? slab : new byte[SlabBytes])
-                : ArrayPool<byte>.Shared.Rent(data.Length);
+        // Small segments (ACK-sized requests, keep-alives) take arrays of their size, so that
+        // the bytes held stay close to what the budget counts.
+        var buffer = data.Length is > SlabBytes / 2 and <= SlabBytes
+            ? (_freeSlabs.TryPop(out var slab) ? slab : new byte[SlabBytes])
+            : ArrayPool<byte>.Shared.Rent(data.Length);
         data.CopyTo(buffer);
         return new Chunk(buffer, data.Length, ts);
     }
@@ -369,6 +372,7 @@ internal sealed class TcpConversations(
             + (_recv?.Capacity ?? 0)
             + (_packets is null ? 0 : 96L * _packets.Count);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Process(double ts, Segment tcp, bool toServer)
         {
             switch (_state)
@@ -465,6 +469,7 @@ internal sealed class TcpConversations(
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void AckPackets(long seq, long ack, bool toServer)
         {
             if (_packets is null || _packets.Count == 0)
@@ -504,6 +509,7 @@ internal sealed class TcpConversations(
             chain.Clear();
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Conn(double ts, Segment tcp, bool toServer)
         {
             if ((tcp.Flags & Ack) != 0)
