@@ -336,6 +336,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddHttp(ReadOnlySpan<byte> data, ushort port, HttpMessage request)
     {
         var key = (System.IO.Hashing.XxHash128.HashToUInt128(data), data.Length);
@@ -447,6 +448,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void IdentifyTls(ReadOnlySpan<byte> data)
     {
         // dpkt.ssl.TLSRecord: a complete record of a known type; the first handshake message
@@ -483,6 +485,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     }
 
     /// <summary>Cuckoo's <c>_add_dns</c>; false when Cuckoo's merge would raise KeyError.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool AddDns(IpAddress source, IpAddress destination, ReadOnlySpan<byte> payload)
     {
         var dns = DnsMessage.TryParse(payload);

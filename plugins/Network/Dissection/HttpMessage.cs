@@ -150,6 +150,7 @@ internal sealed class HttpMessage
         Headers.TryGetValue(lowerName, out var values) && values.Count > 1;
 
     /// <summary>Quick test run on every TCP payload before the full parse.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool MayBeRequest(ReadOnlySpan<byte> data)
     {
         var start = 0;

@@ -35,6 +35,7 @@ internal static class Latin1Json
     [ThreadStatic]
     private static byte[]? t_buffer;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteString(
         Utf8JsonWriter json,
         string propertyName,

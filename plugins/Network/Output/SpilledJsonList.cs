@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Network.Output;
@@ -38,6 +39,7 @@ internal sealed class SpilledJsonList : IDisposable
     public int Count => _entries.Count;
 
     /// <summary>A writer for the next item; call <see cref="End"/> once the item is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Utf8JsonWriter Begin()
     {
         _item.ResetWrittenCount();
@@ -52,6 +54,7 @@ internal sealed class SpilledJsonList : IDisposable
         return _writer;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void End(double sortKey)
     {
         _writer!.Flush();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
@@ -64,6 +65,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
     public SpilledJsonList Http { get; } = new(spillPath, NetworkReportWriter.WriterOptions);
     public List<SmtpExchange> Smtp { get; } = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnPair(ConversationPair pair)
     {
         var key = pair.Stream;
@@ -93,6 +95,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnHttp(
         StreamKey key,
         double? ts,
@@ -204,6 +207,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private BodyFile WriteBody(ReadOnlySpan<byte> body)
     {
         var sha1 = Convert.ToHexStringLower(SHA1.HashData(body));

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Streams;
 
@@ -18,6 +19,7 @@ internal sealed class PairBuffer(ArrayPool<byte> pool)
 
     public ReadOnlyMemory<byte> Contents => new(_array, 0, Length);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(ReadOnlySpan<byte> data)
     {
         if (data.Length > _array.Length - Length)

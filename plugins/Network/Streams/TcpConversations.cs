@@ -222,6 +222,7 @@ internal sealed class TcpConversations(
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Emit(StreamKey key, double? ts, PairBuffer? sent, PairBuffer? recv, bool closed)
     {
         // The pair borrows the streams' buffers for the duration of the callback.
@@ -566,6 +567,7 @@ internal sealed class TcpConversations(
             _buffered += tcp.Data.Length;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Flush()
         {
             var closed = _state is State.ConnFinish or State.ConnClosed;
@@ -580,6 +582,7 @@ internal sealed class TcpConversations(
             (_state == State.ConnFinish && _cli is null && _srv is null)
             || _state == State.ConnClosed;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Finish()
         {
             if (_sent is { Length: > 0 } || _recv is { Length: > 0 })
