@@ -143,6 +143,8 @@ static async Task RunAsync(
     var userBefore = self.UserProcessorTime;
     var systemBefore = self.PrivilegedProcessorTime;
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+    var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
     var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var clock = Stopwatch.StartNew();
     using var memory = new MemorySampler();
@@ -154,6 +156,8 @@ static async Task RunAsync(
     var system = (self.PrivilegedProcessorTime - systemBefore).TotalSeconds;
     var cpu = user + system;
     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+    var jit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
+    var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore;
     var sectionBytes = section is JsonSection { FilePath: { } path }
         ? new FileInfo(path).Length
         : 0;
@@ -166,7 +170,8 @@ static async Task RunAsync(
     Console.WriteLine(
         $"  CPU user {user:F2} s + sys {system:F2} s; peak RSS (VmHWM) {PeakRssMiB()} MiB; "
             + $"allocated {allocated / (1024.0 * 1024):F0} MiB; GCs gen0 {GC.CollectionCount(0) - gcBefore.Item1}, "
-            + $"gen1 {GC.CollectionCount(1) - gcBefore.Item2}, gen2 {GC.CollectionCount(2) - gcBefore.Item3}"
+            + $"gen1 {GC.CollectionCount(1) - gcBefore.Item2}, gen2 {GC.CollectionCount(2) - gcBefore.Item3}; "
+            + $"JIT {jit.TotalSeconds:F2} s for {jitMethods} methods"
     );
     Console.WriteLine("  " + memory.Describe());
     if (keepSection is not null && section is JsonSection { FilePath: { } sectionPath })
@@ -214,6 +219,10 @@ internal sealed class MemorySampler : IDisposable
     private readonly object _gate = new();
     private (double At, long Rss, long Heap, long LiveAfterGc, long Committed) _peak;
 
+    // NETWORK_BENCH_TIMELINE=1: one sample a second (RSS/heap in use/GC committed, MiB).
+    private readonly List<string>? _timeline =
+        Environment.GetEnvironmentVariable("NETWORK_BENCH_TIMELINE") == "1" ? [] : null;
+
     public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
 
     private void Sample()
@@ -234,6 +243,12 @@ internal sealed class MemorySampler : IDisposable
         var info = GC.GetGCMemoryInfo();
         lock (_gate)
         {
+            if (_timeline is not null && _clock.Elapsed.TotalSeconds >= _timeline.Count)
+            {
+                _timeline.Add(
+                    $"{_clock.Elapsed.TotalSeconds:F0}s {rss >> 20}/{heap >> 20}/{info.TotalCommittedBytes >> 20}"
+                );
+            }
             if (rss > _peak.Rss)
             {
                 _peak = (
@@ -252,7 +267,8 @@ internal sealed class MemorySampler : IDisposable
         lock (_gate)
         {
             const double MiB = 1024.0 * 1024;
-            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB, committed by the GC {_peak.Committed / MiB:F0} MiB";
+            var timeline = _timeline is null ? "" : "\n  timeline: " + string.Join(", ", _timeline);
+            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB, committed by the GC {_peak.Committed / MiB:F0} MiB{timeline}";
         }
     }
 
