@@ -2,12 +2,13 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Microkernel.Contracts;
 using Microkernel.Plugins.Network;
-using Microkernel.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 
 // Network.Bench: throughput and peak memory of the network module on a large capture.
 //   generate <seed.pcap> <out.pcap> <MiB>   replicate a real capture with shifted addresses/times
 //   run <capture.pcap> [opt=value...]       run NetworkAnalysis once, print MB/s, CPU time, peak memory
+//                                           (section=PATH keeps a copy of the section;
+//                                           allocations samples allocated types)
 //   phases <capture.pcap>                   time reader, + dissector, + TCP conversations
 // Run each measurement in its own process so the peak working set belongs to that run only.
 if (args.Length >= 4 && args[0] == "generate")
@@ -21,11 +22,17 @@ if (args.Length >= 4 && args[0] == "generate")
 }
 if (args.Length >= 2 && args[0] == "run")
 {
-    // Extra arguments are [network] options: key=value.
+    // Extra arguments are [network] options: key=value; section=PATH keeps a copy of the
+    // section (to compare outputs before and after a change).
     var options = args.Skip(2)
         .Select(a => a.Split('=', 2))
         .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
-    await RunAsync(args[1], options);
+    options.Remove("section", out var keepSection);
+    using var sampler = options.Remove("allocations")
+        ? new Microkernel.Bench.Network.AllocationSampler()
+        : null;
+    await RunAsync(args[1], options, keepSection);
+    sampler?.Print(25);
     return 0;
 }
 if (args.Length >= 2 && args[0] == "phases")
@@ -34,7 +41,7 @@ if (args.Length >= 2 && args[0] == "phases")
     return 0;
 }
 Console.Error.WriteLine(
-    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] | phases <capture.pcap>"
+    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap>"
 );
 return 2;
 
@@ -107,10 +114,14 @@ static void ShiftAddresses(byte[] frame, int copy)
 
 // Times the module alone (as the host runs it: the section file is spliced, not parsed), with
 // wall and CPU time, so figures taken on a loaded machine can be judged.
-static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> options)
+static async Task RunAsync(
+    string capture,
+    IReadOnlyDictionary<string, string> options,
+    string? keepSection
+)
 {
-    using var analysis = TempDirectory.Create();
-    using var scratch = TempDirectory.Create();
+    using var analysis = BenchFolder.Create();
+    using var scratch = BenchFolder.Create();
     var dump = Path.Combine(analysis.Path, "dump.pcap");
     File.CreateSymbolicLink(dump, Path.GetFullPath(capture));
     var size = new FileInfo(capture).Length;
@@ -122,19 +133,31 @@ static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> o
         NullLogger.Instance,
         new NoResults(),
         scratch.Path,
-        RepoPaths.InRepo("conf"),
+        BenchFolder.RepoConf(),
         new ModuleOptions("processing", new Dictionary<string, string>(), "bench"),
         errors.Add
     );
     var module = new NetworkAnalysis();
     module.Initialize(context);
     using var self = Process.GetCurrentProcess();
-    var cpuBefore = self.TotalProcessorTime;
+    var userBefore = self.UserProcessorTime;
+    var systemBefore = self.PrivilegedProcessorTime;
+    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+    var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+    var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var clock = Stopwatch.StartNew();
+    using var memory = new MemorySampler();
     var section = await module.RunAsync(CancellationToken.None);
     clock.Stop();
+    memory.Dispose();
     self.Refresh();
-    var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
+    var user = (self.UserProcessorTime - userBefore).TotalSeconds;
+    var system = (self.PrivilegedProcessorTime - systemBefore).TotalSeconds;
+    var cpu = user + system;
+    var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+    var jit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
+    var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore;
     var sectionBytes = section is JsonSection { FilePath: { } path }
         ? new FileInfo(path).Length
         : 0;
@@ -144,12 +167,157 @@ static async Task RunAsync(string capture, IReadOnlyDictionary<string, string> o
             + $"peak working set {self.PeakWorkingSet64 / (1024.0 * 1024):F0} MiB; "
             + $"section {sectionBytes / 1e6:F1} MB; {errors.Count} reported errors"
     );
+    Console.WriteLine(
+        $"  CPU user {user:F2} s + sys {system:F2} s; peak RSS (VmHWM) {PeakRssMiB()} MiB; "
+            + $"allocated {allocated / (1024.0 * 1024):F0} MiB; GCs gen0 {GC.CollectionCount(0) - gcBefore.Item1}, "
+            + $"gen1 {GC.CollectionCount(1) - gcBefore.Item2}, gen2 {GC.CollectionCount(2) - gcBefore.Item3}; "
+            + $"JIT {jit.TotalSeconds:F2} s for {jitMethods} methods"
+    );
+    Console.WriteLine("  " + memory.Describe());
+    if (keepSection is not null && section is JsonSection { FilePath: { } sectionPath })
+    {
+        File.Copy(sectionPath, keepSection, overwrite: true);
+    }
     foreach (var error in errors.Take(5))
     {
         Console.WriteLine("  error: " + error);
     }
     var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
     Console.WriteLine($"  load average: {load}");
+}
+
+// The kernel's high-water mark of resident memory: the figure the 200 MiB target is about.
+static string PeakRssMiB()
+{
+    const string path = "/proc/self/status";
+    if (!File.Exists(path))
+    {
+        return "?";
+    }
+    foreach (var line in File.ReadLines(path))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            var kb = long.Parse(
+                line["VmHWM:".Length..].Trim().Split(' ')[0],
+                System.Globalization.CultureInfo.InvariantCulture
+            );
+            return (kb / 1024.0).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+    return "?";
+}
+
+/// <summary>
+/// Samples resident memory and the GC heap every 100 ms, to tell at the peak what the memory
+/// was: the managed heap (and how much of it was live at the last GC) or the rest.
+/// </summary>
+internal sealed class MemorySampler : IDisposable
+{
+    private readonly Timer _timer;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly object _gate = new();
+    private (double At, long Rss, long Heap, long LiveAfterGc, long Committed) _peak;
+
+    // NETWORK_BENCH_TIMELINE=1: one sample a second (RSS/heap in use/GC committed, MiB).
+    private readonly List<string>? _timeline =
+        Environment.GetEnvironmentVariable("NETWORK_BENCH_TIMELINE") == "1" ? [] : null;
+
+    public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
+
+    private void Sample()
+    {
+        long rss;
+        try
+        {
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            rss =
+                long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture)
+                * Environment.SystemPageSize;
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        var heap = GC.GetTotalMemory(false);
+        var info = GC.GetGCMemoryInfo();
+        lock (_gate)
+        {
+            if (_timeline is not null && _clock.Elapsed.TotalSeconds >= _timeline.Count)
+            {
+                _timeline.Add(
+                    $"{_clock.Elapsed.TotalSeconds:F0}s {rss >> 20}/{heap >> 20}/{info.TotalCommittedBytes >> 20}"
+                );
+            }
+            if (rss > _peak.Rss)
+            {
+                _peak = (
+                    _clock.Elapsed.TotalSeconds,
+                    rss,
+                    heap,
+                    info.HeapSizeBytes - info.FragmentedBytes,
+                    info.TotalCommittedBytes
+                );
+            }
+        }
+    }
+
+    public string Describe()
+    {
+        lock (_gate)
+        {
+            const double MiB = 1024.0 * 1024;
+            var timeline = _timeline is null ? "" : "\n  timeline: " + string.Join(", ", _timeline);
+            return $"sampled peak RSS {_peak.Rss / MiB:F0} MiB at {_peak.At:F1} s: GC heap in use {_peak.Heap / MiB:F0} MiB, after the last GC {_peak.LiveAfterGc / MiB:F0} MiB, committed by the GC {_peak.Committed / MiB:F0} MiB{timeline}";
+        }
+    }
+
+    public void Dispose() => _timer.Dispose();
+}
+
+/// <summary>A temporary folder deleted on dispose.</summary>
+internal sealed class BenchFolder : IDisposable
+{
+    private BenchFolder(string path) => Path = path;
+
+    public string Path { get; }
+
+    public static BenchFolder Create()
+    {
+        var path = System.IO.Path.Combine(
+            System.IO.Path.GetTempPath(),
+            "network-bench",
+            Guid.NewGuid().ToString("N")
+        );
+        Directory.CreateDirectory(path);
+        return new BenchFolder(path);
+    }
+
+    /// <summary>conf/ of the repository the bench was built in.</summary>
+    public static string RepoConf()
+    {
+        for (
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            dir is not null;
+            dir = dir.Parent
+        )
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Microkernel.sln")))
+            {
+                return System.IO.Path.Combine(dir.FullName, "conf");
+            }
+        }
+        throw new DirectoryNotFoundException("Microkernel.sln not found above the bench");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException) { }
+    }
 }
 
 internal sealed class NoResults : IProcessingResults

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Capture;
 
@@ -18,7 +19,9 @@ internal sealed class CaptureReader : IDisposable
     public const int MaxRecordBytes = 262_144;
 
     private const int MaxPcapNgBlockBytes = MaxRecordBytes + 64 * 1024;
-    private const int BufferBytes = 4 * 1024 * 1024;
+
+    // Four times the largest pcapng block it must hold whole; two readers run at once.
+    private const int BufferBytes = 1024 * 1024;
 
     private readonly Stream _stream;
     private readonly string _name;
@@ -114,6 +117,7 @@ internal sealed class CaptureReader : IDisposable
     /// Next packet record. False at the end of the file or at damage (see <see cref="Error"/>).
     /// The span stays valid until the next call.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadNext(
         out double timestamp,
         out long recordOffset,
@@ -147,6 +151,7 @@ internal sealed class CaptureReader : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ReadPcapRecord(
         out double timestamp,
         out long recordOffset,
@@ -398,6 +403,7 @@ internal sealed class CaptureReader : IDisposable
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Ensure(int count)
     {
         while (_end - _start < count)
@@ -418,6 +424,7 @@ internal sealed class CaptureReader : IDisposable
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Fill()
     {
         if (_end == _buffer.Length)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Capture;
 
@@ -48,6 +49,7 @@ internal static class PacketDecoder
     public const byte Udp = 17;
     public const byte Icmp = 1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DecodeResult Decode(
         int linkType,
         ReadOnlySpan<byte> frame,

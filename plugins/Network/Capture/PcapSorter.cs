@@ -78,6 +78,7 @@ internal static class PcapSorter
         var index = new List<IndexEntry>(chunkPackets);
         var counter = 0L;
         var record = new byte[CaptureReader.MaxRecordBytes];
+        var chunkFlows = new HashSet<FlowTuple>();
         try
         {
             var more = true;
@@ -118,7 +119,7 @@ internal static class PcapSorter
                 }
                 var chunkPath = Path.Combine(scratch, $"sort-chunk-{chunks.Count}.bin");
                 chunks.Add(chunkPath);
-                WriteChunk(random, index, chunkPath, flows, record);
+                WriteChunk(random, index, chunkPath, flows, record, chunkFlows);
             }
             if (chunks.Count == 0)
             {
@@ -216,9 +217,12 @@ internal static class PcapSorter
         List<IndexEntry> index,
         string path,
         FlowTable flows,
-        byte[] buffer
+        byte[] buffer,
+        HashSet<FlowTuple> seen
     )
     {
+        // The directions a fresh reader of this chunk file would see first (one set, reused).
+        seen.Clear();
         using var output = new FileStream(
             path,
             FileMode.Create,
@@ -227,7 +231,6 @@ internal static class PcapSorter
             1 << 16
         );
         var header = new byte[ChunkRecordHeader];
-        var seen = new HashSet<FlowTuple>();
         var counter = 0;
         foreach (var entry in index)
         {

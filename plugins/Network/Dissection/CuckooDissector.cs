@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
 
@@ -80,7 +81,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     private readonly HashSet<FlowKey> _udpSeen = [];
     public List<IcmpRecord> Icmp { get; } = [];
     public List<HttpRecord> Http { get; } = [];
-    private readonly Dictionary<string, HttpRecord> _httpByPayload = new(StringComparer.Ordinal);
+
+    // Keyed by a 128-bit hash of the payload rather than the payload as a string: no copy of
+    // every request held for the whole run (a collision is out of reach at 2^-64 for 2^32 requests).
+    private readonly Dictionary<(UInt128 Hash, int Length), HttpRecord> _httpByPayload = [];
     public List<TlsRecord> Tls { get; } = [];
     public List<DnsRecord> Dns { get; } = [];
     private readonly Dictionary<(string Type, string Request), DnsRecord> _dnsByKey = [];
@@ -110,13 +114,17 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     /// <summary>Packets whose processing Cuckoo would abort with a logged exception.</summary>
     public int AbortedPackets { get; private set; }
 
-    /// <summary>Notes about data dropped by limits, for the report.</summary>
-    public List<string> Notes { get; } = [];
+    /// <summary>Notes about data dropped by limits, for the report, with the packet (1-based) that caused each.</summary>
+    public List<(long Packet, string Text)> Notes { get; } = [];
+
+    /// <summary>Records processed so far.</summary>
+    public long Packets { get; private set; }
 
     [GeneratedRegex(@"^.*\.windows\.com$|^.*\.in\-addr\.arpa$", RegexOptions.CultureInvariant)]
     private static partial Regex SkippedDomains();
 
     /// <summary>Processes one record; <paramref name="recordOffset"/> is where it starts in the file.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Process(
         DecodeResult result,
         ref DecodedPacket packet,
@@ -125,6 +133,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         long nextOffset
     )
     {
+        Packets++;
         // Cuckoo's `offset` is file.tell() after the previous successfully handled packet,
         // which is this record's start unless an earlier packet aborted.
         if (_offset < 0)
@@ -277,6 +286,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         _offset = nextOffset;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddHosts(IpAddress source, IpAddress destination)
     {
         if (!_hostsSeen.Contains(source) && source.IsCuckooPrivate)
@@ -294,6 +304,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     }
 
     /// <summary>False when Cuckoo's dissectors would raise out of the packet loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool DissectTcp(ref DecodedPacket packet)
     {
         var data = packet.Payload;
@@ -325,9 +336,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddHttp(ReadOnlySpan<byte> data, ushort port, HttpMessage request)
     {
-        var key = Text.Latin1(data);
+        var key = (System.IO.Hashing.XxHash128.HashToUInt128(data), data.Length);
         if (_httpByPayload.TryGetValue(key, out var existing))
         {
             existing.Count++;
@@ -384,7 +396,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         if (_emptySegmentResets++ == 0)
         {
             Notes.Add(
-                $"More than {MaxTrackedEmptySegments} TCP connections sent empty segments; dead host detection forgot the older ones, so dead_hosts may miss some."
+                (
+                    Packets,
+                    $"More than {MaxTrackedEmptySegments} TCP connections sent empty segments; dead host detection forgot the older ones, so dead_hosts may miss some."
+                )
             );
         }
         _emptySegments.Clear();
@@ -411,7 +426,10 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
             if (_smtpTruncated++ == 0)
             {
                 Notes.Add(
-                    $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}) or max_buffered_bytes ({options.MaxBufferedBytes}); the rest was dropped."
+                    (
+                        Packets,
+                        $"SMTP data to {destination} exceeded max_stream_bytes ({options.MaxStreamBytes}) or max_buffered_bytes ({options.MaxBufferedBytes}); the rest was dropped."
+                    )
                 );
             }
             data = data[..(int)Math.Max(0, room)];
@@ -430,6 +448,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void IdentifyTls(ReadOnlySpan<byte> data)
     {
         // dpkt.ssl.TLSRecord: a complete record of a known type; the first handshake message
@@ -466,6 +485,7 @@ internal sealed partial class CuckooDissector(DissectorOptions options)
     }
 
     /// <summary>Cuckoo's <c>_add_dns</c>; false when Cuckoo's merge would raise KeyError.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool AddDns(IpAddress source, IpAddress destination, ReadOnlySpan<byte> payload)
     {
         var dns = DnsMessage.TryParse(payload);

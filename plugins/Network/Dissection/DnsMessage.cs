@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microkernel.Plugins.Network.Capture;
 
@@ -22,6 +23,7 @@ internal static class DnsMessage
         public readonly List<IpAddress> AddressAnswers = [];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Parsed? TryParse(ReadOnlySpan<byte> buf)
     {
         if (buf.Length < 12)
@@ -58,6 +60,7 @@ internal static class DnsMessage
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool UnpackRecord(ReadOnlySpan<byte> buf, ref int off, Parsed? into)
     {
         if (UnpackName(buf, ref off, 0) is null || off + 10 > buf.Length)
@@ -192,6 +195,7 @@ internal static class DnsMessage
     }
 
     /// <summary>dpkt's <c>unpack_name</c>, with compression loops bounded instead of recursing forever.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string? UnpackName(ReadOnlySpan<byte> buf, ref int off, int depth)
     {
         if (depth > 20)

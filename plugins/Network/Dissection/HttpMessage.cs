@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Dissection;
 
@@ -8,8 +9,8 @@ namespace Microkernel.Plugins.Network.Dissection;
 /// </summary>
 internal sealed class HttpMessage
 {
-    private static readonly HashSet<string> Methods =
-    [
+    private static readonly HashSet<string> Methods = new(StringComparer.Ordinal)
+    {
         "GET",
         "PUT",
         "ICY",
@@ -49,7 +50,62 @@ internal sealed class HttpMessage
         "RPC_CONNECT",
         "VERSION-CONTROL",
         "BASELINE-CONTROL",
-    ];
+    };
+
+    // Lookups by the bytes' characters: parsing runs on every TCP payload that starts with a
+    // capital letter, and a method or header name already known needs no new string.
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> MethodLookup =
+        Methods.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    private static readonly HashSet<string> KnownHeaders = new(StringComparer.Ordinal)
+    {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "accept-ranges",
+        "age",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "cookie",
+        "date",
+        "etag",
+        "expires",
+        "keep-alive",
+        "last-modified",
+        "location",
+        "pragma",
+        "referer",
+        "server",
+        "set-cookie",
+        "transfer-encoding",
+        "vary",
+        "via",
+        "x-powered-by",
+    };
+
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> KnownHeaderLookup =
+        KnownHeaders.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>Lower-cases a header name as <c>str.lower()</c> on latin-1 text would.</summary>
+    private static string HeaderName(ReadOnlySpan<byte> name)
+    {
+        if (name.Length > 64)
+        {
+            return Text.Latin1(name).ToLowerInvariant();
+        }
+        Span<char> chars = stackalloc char[name.Length];
+        for (var i = 0; i < name.Length; i++)
+        {
+            chars[i] = char.ToLowerInvariant((char)name[i]);
+        }
+        return KnownHeaderLookup.TryGetValue(chars, out var known) ? known : new string(chars);
+    }
 
     public enum Outcome
     {
@@ -94,6 +150,7 @@ internal sealed class HttpMessage
         Headers.TryGetValue(lowerName, out var values) && values.Count > 1;
 
     /// <summary>Quick test run on every TCP payload before the full parse.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool MayBeRequest(ReadOnlySpan<byte> data)
     {
         var start = 0;
@@ -104,6 +161,7 @@ internal sealed class HttpMessage
         return start < data.Length && data[start] is >= (byte)'A' and <= (byte)'Z';
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Outcome ParseRequest(ReadOnlySpan<byte> data, HttpMessage message)
     {
         var rest = data;
@@ -116,7 +174,16 @@ internal sealed class HttpMessage
             return Outcome.NotHttp;
         }
         var method = stripped[parts[0]];
-        if (method.Length > 20 || !Methods.Contains(Text.Latin1(method)))
+        if (method.Length > 20)
+        {
+            return Outcome.NotHttp;
+        }
+        Span<char> methodChars = stackalloc char[method.Length];
+        for (var i = 0; i < method.Length; i++)
+        {
+            methodChars[i] = (char)method[i];
+        }
+        if (!MethodLookup.TryGetValue(methodChars, out var methodName))
         {
             return Outcome.NotHttp;
         }
@@ -134,12 +201,13 @@ internal sealed class HttpMessage
             }
             version = protocol.Length > 5 ? protocol[5..].ToArray() : [];
         }
-        message.Method = Text.Latin1(method);
+        message.Method = methodName;
         message.Uri = stripped[parts[1]].ToArray();
         message.Version = version;
         return ParseHeadersAndBody(rest, data.Length - rest.Length, message);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Outcome ParseResponse(ReadOnlySpan<byte> data, HttpMessage message)
     {
         var rest = data;
@@ -167,6 +235,7 @@ internal sealed class HttpMessage
     }
 
     /// <param name="restOffset">Where <paramref name="rest"/> starts in the parsed bytes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Outcome ParseHeadersAndBody(
         ReadOnlySpan<byte> rest,
         int restOffset,
@@ -174,12 +243,13 @@ internal sealed class HttpMessage
     )
     {
         var length0 = rest.Length;
-        var headers = new Dictionary<string, List<byte[]>>(StringComparer.Ordinal);
+        var headers = message.Headers;
         Span<Range> keyParts = stackalloc Range[2];
         while (true)
         {
             if (rest.IsEmpty)
             {
+                headers.Clear();
                 return Outcome.Partial; // premature end of headers
             }
             var line = Text.Strip(Text.ReadLine(ref rest));
@@ -191,19 +261,16 @@ internal sealed class HttpMessage
             var key = colon < 0 ? line : line[..colon];
             if (Text.Split(key, keyParts, int.MaxValue) != 1)
             {
+                headers.Clear();
                 return Outcome.Partial; // invalid header
             }
             var value = colon < 0 ? [] : Text.LStrip(line[(colon + 1)..]);
-            var name = Text.Latin1(key).ToLowerInvariant();
+            var name = HeaderName(key);
             if (!headers.TryGetValue(name, out var values))
             {
                 headers[name] = values = [];
             }
             values.Add(value.ToArray());
-        }
-        foreach (var (name, values) in headers)
-        {
-            message.Headers[name] = values;
         }
         message.HeadersParsed = true;
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Microkernel.Plugins.Network.Dissection;
 
 /// <summary>One IRC message in Cuckoo's shape.</summary>
@@ -81,6 +83,7 @@ internal static class IrcMessages
         System.Buffers.SearchValues.Create([(byte)'\n', 0, (byte)'x', (byte)'0', (byte)'d']);
 
     /// <summary>Client messages first, then server messages (numeric 266 left out), as Cuckoo lists them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Extract(ReadOnlySpan<byte> data, List<IrcMessage> into)
     {
         List<IrcMessage>? server = null;
@@ -119,6 +122,7 @@ internal static class IrcMessages
     // space that follows a letter decides: its letter run is the command candidate, and the
     // match needs a terminator at least two bytes after that space. The line holds at most one
     // LF (its last byte), so the last terminator anywhere in the line is the one `.+` reaches.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static IrcMessage? MatchClient(ReadOnlySpan<byte> line)
     {
         var q = 0;
@@ -161,6 +165,7 @@ internal static class IrcMessages
     }
 
     // (^:[\w+.{}!@|()]+\x20)([a-zA-Z]+|[0-9]{3})(\x20.+)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static IrcMessage? MatchServer(ReadOnlySpan<byte> line)
     {
         var i = 1;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Microkernel.Plugins.Network.Dissection;
@@ -25,6 +26,7 @@ internal static class Text
     /// Cuckoo's <c>convert_to_printable</c>: ASCII letters, digits, punctuation, space, tab, CR
     /// and LF stay; every other byte becomes the literal text <c>\xNN</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string ConvertToPrintable(ReadOnlySpan<byte> bytes)
     {
         var clean = true;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microkernel.Plugins.Network.Dissection;
@@ -262,6 +263,7 @@ internal static class NetworkReportWriter
         json.WriteEndObject();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteHttpExchange(Utf8JsonWriter json, HttpExchange http)
     {
         json.WriteStartObject();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microkernel.Plugins.Network.Capture;
@@ -64,6 +65,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
     public SpilledJsonList Http { get; } = new(spillPath, NetworkReportWriter.WriterOptions);
     public List<SmtpExchange> Smtp { get; } = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnPair(ConversationPair pair)
     {
         var key = pair.Stream;
@@ -93,6 +95,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnHttp(
         StreamKey key,
         double? ts,
@@ -122,7 +125,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
                 var name = Text.Latin1(encoding);
                 responseBody = name switch
                 {
-                    "gzip" => Gunzip(responseBody.Value.Span) is { } inflated ? inflated : null,
+                    "gzip" => Gunzip(responseBody.Value) is { } inflated ? inflated : null,
                     "none" or "identity" => responseBody,
                     "pack200-gzip" => null,
                     // httpreplay raises UnknownHttpEncoding here and loses all of Pcap2; we keep the raw body.
@@ -169,11 +172,18 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
     }
 
     /// <summary>zlib.decompress(data, 16 + MAX_WBITS): a truncated or corrupt stream gives None.</summary>
-    private static byte[]? Gunzip(ReadOnlySpan<byte> data)
+    private static byte[]? Gunzip(ReadOnlyMemory<byte> compressed)
     {
+        var data = compressed.Span;
         try
         {
-            using var input = new MemoryStream(data.ToArray());
+            // The pair's bytes are read in place, not copied.
+            using var input = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(
+                compressed,
+                out var segment
+            )
+                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                : new MemoryStream(compressed.ToArray());
             using var gzip = new GZipStream(input, CompressionMode.Decompress);
             using var output = new MemoryStream();
             gzip.CopyTo(output);
@@ -197,6 +207,7 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private BodyFile WriteBody(ReadOnlySpan<byte> body)
     {
         var sha1 = Convert.ToHexStringLower(SHA1.HashData(body));

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microkernel.Plugins.Network.Capture;
 
 namespace Microkernel.Plugins.Network.Streams;
@@ -64,6 +65,7 @@ internal sealed class TcpConversations(
 
     public int TrackedStreams => _streams.Count;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Process(double ts, in DecodedPacket packet)
     {
         if (!IsHandled(packet.SourcePort, packet.DestinationPort) || packet.Source.IsV6)
@@ -220,13 +222,8 @@ internal sealed class TcpConversations(
         }
     }
 
-    private void Emit(
-        StreamKey key,
-        double? ts,
-        MemoryStream? sent,
-        MemoryStream? recv,
-        bool closed
-    )
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Emit(StreamKey key, double? ts, PairBuffer? sent, PairBuffer? recv, bool closed)
     {
         // The pair borrows the streams' buffers for the duration of the callback.
         onPair(new ConversationPair(key, ts, Contents(sent), Contents(recv), closed));
@@ -234,20 +231,29 @@ internal sealed class TcpConversations(
         Recycle(recv);
     }
 
-    private static ReadOnlyMemory<byte> Contents(MemoryStream? stream) =>
-        stream is null ? default : new(stream.GetBuffer(), 0, (int)stream.Length);
+    private static ReadOnlyMemory<byte> Contents(PairBuffer? buffer) =>
+        buffer is null ? default : buffer.Contents;
 
-    // A few emptied buffers are kept so that each pair does not grow new ones from scratch.
-    private readonly Stack<MemoryStream> _spare = new();
+    // Pair buffers borrow their arrays from a pool of their own: big responses reuse the
+    // arrays of earlier ones instead of growing new ones on the large object heap. At most 4
+    // free arrays of each size up to 1 MiB are kept (8 MiB at worst); larger ones are not pooled.
+    private readonly ArrayPool<byte> _pairArrays = ArrayPool<byte>.Create(1 << 20, 4);
 
-    private MemoryStream Rent() => _spare.TryPop(out var stream) ? stream : new MemoryStream();
+    // Emptied buffer objects are kept so that each pair does not make new ones.
+    private readonly Stack<PairBuffer> _spare = new();
 
-    private void Recycle(MemoryStream? stream)
+    private PairBuffer Rent() =>
+        _spare.TryPop(out var buffer) ? buffer : new PairBuffer(_pairArrays);
+
+    private void Recycle(PairBuffer? buffer)
     {
-        if (stream is not null && stream.Capacity <= 1 << 20 && _spare.Count < 16)
+        if (buffer is not null)
         {
-            stream.SetLength(0);
-            _spare.Push(stream);
+            buffer.Clear();
+            if (_spare.Count < 64)
+            {
+                _spare.Push(buffer);
+            }
         }
     }
 
@@ -271,24 +277,60 @@ internal sealed class TcpConversations(
         public Segment WithAck(long ack) => new(Seq, ack, Flags, Data);
     }
 
-    /// <summary>A buffered segment; its bytes live in a pooled array returned on release.</summary>
-    private sealed class Chunk(byte[] buffer, int length, double ts)
+    /// <summary>
+    /// A buffered segment (a value, so buffering costs no object per segment); its bytes live
+    /// in a slab from <see cref="RentSlab"/>, given back on release.
+    /// </summary>
+    private readonly struct Chunk(byte[] buffer, int length, double ts)
     {
         public readonly byte[] Buffer = buffer;
         public readonly int Length = length;
         public readonly double Ts = ts;
 
         public ReadOnlySpan<byte> Data => Buffer.AsSpan(0, Length);
-
-        public static Chunk Copy(ReadOnlySpan<byte> data, double ts)
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
-            data.CopyTo(buffer);
-            return new Chunk(buffer, data.Length, ts);
-        }
-
-        public void Release() => ArrayPool<byte>.Shared.Return(Buffer);
     }
+
+    /// <summary>Segments up to this size (every Ethernet MSS) share a free list of slabs.</summary>
+    private const int SlabBytes = 2048;
+
+    /// <summary>Free slabs kept for reuse (1 MiB); more are left to the GC.</summary>
+    private const int MaxFreeSlabs = 512;
+
+    private readonly Stack<byte[]> _freeSlabs = new();
+
+    private Chunk Copy(ReadOnlySpan<byte> data, double ts)
+    {
+        // Small segments (ACK-sized requests, keep-alives) take arrays of their size, so that
+        // the bytes held stay close to what the budget counts.
+        var buffer = data.Length is > SlabBytes / 2 and <= SlabBytes
+            ? (_freeSlabs.TryPop(out var slab) ? slab : new byte[SlabBytes])
+            : ArrayPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(buffer);
+        return new Chunk(buffer, data.Length, ts);
+    }
+
+    private void Release(in Chunk chunk)
+    {
+        if (chunk.Buffer.Length == SlabBytes)
+        {
+            if (_freeSlabs.Count < MaxFreeSlabs)
+            {
+                _freeSlabs.Push(chunk.Buffer);
+            }
+        }
+        else
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+        }
+    }
+
+    // Per-stream segment tables are handed from finished streams to new ones.
+    private readonly Stack<Dictionary<(long, long), Chunk>> _freePackets = new();
+    private readonly Stack<Dictionary<(long, long), (long, long)>> _freeOrigins = new();
+    private const int MaxFreeTables = 64;
+
+    // AckPackets' chain of released segments, reused (streams are processed one at a time).
+    private readonly List<Chunk> _chain = [];
 
     private enum State
     {
@@ -313,8 +355,8 @@ internal sealed class TcpConversations(
         // streams hold no buffers; only streams with unacknowledged or unpaired data do.
         private Dictionary<(long, long), Chunk>? _packets;
         private Dictionary<(long, long), (long, long)>? _origins;
-        private MemoryStream? _sent;
-        private MemoryStream? _recv;
+        private PairBuffer? _sent;
+        private PairBuffer? _recv;
         private long _buffered;
         private double? _ts;
         private long? _cli;
@@ -331,6 +373,7 @@ internal sealed class TcpConversations(
             + (_recv?.Capacity ?? 0)
             + (_packets is null ? 0 : 96L * _packets.Count);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Process(double ts, Segment tcp, bool toServer)
         {
             switch (_state)
@@ -427,30 +470,27 @@ internal sealed class TcpConversations(
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void AckPackets(long seq, long ack, bool toServer)
         {
             if (_packets is null || _packets.Count == 0)
             {
                 return;
             }
-            Chunk? released = null;
-            List<Chunk>? chain = null;
+            var chain = owner._chain;
+            chain.Clear();
             while (_packets.Remove((seq, ack), out var chunk))
             {
-                (chain ??= []).Add(chunk);
-                seq -= chunk.Data.Length;
+                chain.Add(chunk);
+                seq -= chunk.Length;
                 _origins!.Remove((seq, ack));
-                _buffered -= chunk.Data.Length;
-                released = chunk;
+                _buffered -= chunk.Length;
             }
-            if (_ts is null && released is not null)
-            {
-                _ts = released.Ts;
-            }
-            if (chain is null)
+            if (chain.Count == 0)
             {
                 return;
             }
+            _ts ??= chain[^1].Ts;
             var target = toServer ? (_sent ??= owner.Rent()) : (_recv ??= owner.Rent());
             for (var i = chain.Count - 1; i >= 0; i--)
             {
@@ -465,10 +505,12 @@ internal sealed class TcpConversations(
                 {
                     target.Write(data);
                 }
-                chain[i].Release();
+                owner.Release(chain[i]);
             }
+            chain.Clear();
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Conn(double ts, Segment tcp, bool toServer)
         {
             if ((tcp.Flags & Ack) != 0)
@@ -500,15 +542,15 @@ internal sealed class TcpConversations(
             {
                 Flush();
             }
-            _packets ??= [];
-            _origins ??= [];
+            _packets ??= owner._freePackets.TryPop(out var packets) ? packets : [];
+            _origins ??= owner._freeOrigins.TryPop(out var origins) ? origins : [];
             if (
                 _origins.Remove((tcp.Seq, tcp.Ack), out var origin)
                 && _packets.Remove(origin, out var duplicate)
             )
             {
                 _buffered -= duplicate.Length;
-                duplicate.Release();
+                owner.Release(duplicate);
             }
             if (_buffered + tcp.Data.Length > owner._maxStreamBytes)
             {
@@ -519,12 +561,13 @@ internal sealed class TcpConversations(
             if (_packets.Remove((tcpSeq, tcp.Ack), out var replaced))
             {
                 _buffered -= replaced.Length;
-                replaced.Release();
+                owner.Release(replaced);
             }
-            _packets[(tcpSeq, tcp.Ack)] = Chunk.Copy(tcp.Data, ts);
+            _packets[(tcpSeq, tcp.Ack)] = owner.Copy(tcp.Data, ts);
             _buffered += tcp.Data.Length;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Flush()
         {
             var closed = _state is State.ConnFinish or State.ConnClosed;
@@ -539,6 +582,7 @@ internal sealed class TcpConversations(
             (_state == State.ConnFinish && _cli is null && _srv is null)
             || _state == State.ConnClosed;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Finish()
         {
             if (_sent is { Length: > 0 } || _recv is { Length: > 0 })
@@ -549,8 +593,23 @@ internal sealed class TcpConversations(
             {
                 foreach (var pending in _packets.Values)
                 {
-                    pending.Release();
+                    owner.Release(pending);
                 }
+                // Small tables go back for the next streams; a big one is left to the GC.
+                if (_packets.EnsureCapacity(0) <= 1024 && owner._freePackets.Count < MaxFreeTables)
+                {
+                    _packets.Clear();
+                    owner._freePackets.Push(_packets);
+                }
+            }
+            if (
+                _origins is not null
+                && _origins.EnsureCapacity(0) <= 1024
+                && owner._freeOrigins.Count < MaxFreeTables
+            )
+            {
+                _origins.Clear();
+                owner._freeOrigins.Push(_origins);
             }
             _packets = null;
             _origins = null;

@@ -1,0 +1,135 @@
+using System.Text;
+using Microkernel.TestSupport;
+
+namespace Microkernel.Plugins.Network.Tests;
+
+/// <summary>
+/// The two-thread pass (dissector on one thread, TCP streams and exchanges on another): a
+/// failure on either side ends the run with that failure, cancellation ends both, and damage
+/// still stops both at the same record.
+/// </summary>
+public sealed class PipelineTests
+{
+    private const string Client = "192.168.56.101";
+    private const string Server = "93.184.216.34";
+    private const byte Syn = 0x02;
+    private const byte Ack = 0x10;
+    private const byte PshAck = 0x18;
+
+    private static readonly byte[] Request = Encoding.ASCII.GetBytes(
+        "GET /first HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    );
+    private static readonly byte[] Response = Encoding.ASCII.GetBytes(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+    );
+    private static readonly byte[] SecondRequest = Encoding.ASCII.GetBytes(
+        "GET /second HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    );
+
+    private static byte[] Tcp(bool toServer, uint seq, uint ack, byte flags, byte[] data) =>
+        CaptureBuilder.Ethernet(
+            toServer
+                ? CaptureBuilder.Tcp(Client, Server, 40000, 80, seq, ack, flags, data)
+                : CaptureBuilder.Tcp(Server, Client, 80, 40000, seq, ack, flags, data)
+        );
+
+    /// <summary>
+    /// Handshake, a request, its response, and a second request: the client speaking again
+    /// closes the first exchange, so the streams thread writes its bodies right there.
+    /// </summary>
+    private static IEnumerable<byte[]> HttpExchange()
+    {
+        uint c = 1000,
+            s = 5000;
+        yield return Tcp(true, c, 0, Syn, []);
+        yield return Tcp(false, s, c + 1, Syn | Ack, []);
+        c++;
+        s++;
+        yield return Tcp(true, c, s, Ack, []);
+        yield return Tcp(true, c, s, PshAck, Request);
+        c += (uint)Request.Length;
+        yield return Tcp(false, s, c, PshAck, Response);
+        s += (uint)Response.Length;
+        yield return Tcp(true, c, s, Ack, []);
+        yield return Tcp(true, c, s, PshAck, SecondRequest);
+    }
+
+    /// <summary>Small DNS queries, enough for both threads to check for cancellation often.</summary>
+    private static IEnumerable<byte[]> Filler(int count)
+    {
+        var query = CaptureBuilder.DnsQuery("filler.example");
+        for (var i = 0; i < count; i++)
+        {
+            yield return CaptureBuilder.Ethernet(
+                CaptureBuilder.Udp(Client, "8.8.8.8", (ushort)(1024 + i % 60000), 53, query)
+            );
+        }
+    }
+
+    [Fact]
+    public async Task A_failure_on_the_streams_thread_ends_the_run_with_that_failure()
+    {
+        using var analysis = TempDirectory.Create();
+        // Bodies go to network/; a file in its place makes the streams thread fail early,
+        // while the dissector thread still has most of the capture to read.
+        await File.WriteAllTextAsync(Path.Combine(analysis.Path, "network"), "in the way");
+        await File.WriteAllBytesAsync(
+            Path.Combine(analysis.Path, "dump.pcap"),
+            CaptureBuilder.Pcap(HttpExchange().Concat(Filler(70_000)))
+        );
+        var run = ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path);
+        var failure = await Assert.ThrowsAnyAsync<IOException>(() => run);
+        Assert.IsNotAssignableFrom<OperationCanceledException>(failure);
+    }
+
+    [Fact]
+    public async Task Cancellation_ends_both_threads()
+    {
+        using var analysis = TempDirectory.Create();
+        await File.WriteAllBytesAsync(
+            Path.Combine(analysis.Path, "dump.pcap"),
+            CaptureBuilder.Pcap(HttpExchange().Concat(Filler(150_000)))
+        );
+        using var cancel = new CancellationTokenSource();
+        var run = ModuleHarness.RunAsync(
+            new NetworkAnalysis(),
+            analysis.Path,
+            cancellationToken: cancel.Token
+        );
+        // The first body is written at the start of the capture: the pass is under way.
+        var bodies = Path.Combine(analysis.Path, "network");
+        while (!Directory.Exists(bodies) && !run.IsCompleted)
+        {
+            await Task.Delay(1);
+        }
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
+
+    [Fact]
+    public async Task Damage_mid_capture_stops_both_threads_at_its_offset()
+    {
+        using var analysis = TempDirectory.Create();
+        var frames = HttpExchange().Concat(Filler(2_000)).ToList();
+        var capture = CaptureBuilder.Pcap(frames);
+        // Cut the last record's body: everything before it is kept by both threads.
+        var last = capture.Length - frames[^1].Length - 16;
+        await File.WriteAllBytesAsync(
+            Path.Combine(analysis.Path, "dump.pcap"),
+            capture[..(capture.Length - 5)]
+        );
+        using var document = await ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path);
+        var root = document!.RootElement;
+        var error = Assert.Single(root.GetProperty("errors").EnumerateArray()).GetString()!;
+        Assert.Contains(
+            $"dump.pcap: damaged capture at byte offset {last}: record body cut short",
+            error,
+            StringComparison.Ordinal
+        );
+        // The dissector's side (http requests) and the streams side (http_ex) both ran.
+        Assert.Equal(2, root.GetProperty("http").GetArrayLength());
+        var exchange = Assert.Single(root.GetProperty("http_ex").EnumerateArray());
+        Assert.Equal("/first", exchange.GetProperty("uri").GetString());
+        Assert.Equal(200, exchange.GetProperty("status").GetInt32());
+    }
+}
