@@ -9,17 +9,38 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 // Usage:
 //   Behavior.Bench [calls=1000000] [processes=10]   generate a log set, then measure calls=yes and calls=no
-//   Behavior.Bench measure <analysis> <yes|no>        one measurement (run in a child process for a clean peak)
+//   Behavior.Bench measure <analysis> <yes|no> [out]  one measurement (run in a child process for a clean peak);
+//                                                    out keeps the section (to diff the output of two builds)
 //   Behavior.Bench sample <analysis folder>           write the sample monitor logs (samples/analyses/1/logs)
+//   Behavior.Bench parse <analysis>                   time the bare parser over an analysis's logs
+//   Behavior.Bench generate <analysis> [calls] [processes]  only write the load logs (for profiling with measure)
 if (args.Length > 0 && args[0] == "sample")
 {
     SampleGenerator.Write(args[1]);
     Console.WriteLine($"sample logs written to {Path.Combine(args[1], "logs")}");
     return 0;
 }
+if (args.Length > 0 && args[0] == "generate")
+{
+    Directory.CreateDirectory(Path.Combine(args[1], "logs"));
+    var written = LoadGenerator.Write(
+        Path.Combine(args[1], "logs"),
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1_000_000,
+        args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 10
+    );
+    Console.WriteLine(
+        $"{written / 1048576.0:F1} MiB of BSON written to {Path.Combine(args[1], "logs")}"
+    );
+    return 0;
+}
+if (args.Length > 0 && args[0] == "parse")
+{
+    ParseOnly.Run(Path.Combine(args[1], "logs"));
+    return 0;
+}
 if (args.Length > 0 && args[0] == "measure")
 {
-    return await Measure(args[1], args[2] == "yes");
+    return await Measure(args[1], args[2] == "yes", keepAs: args.Length > 3 ? args[3] : null);
 }
 
 var totalCalls = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
@@ -58,7 +79,7 @@ finally
 }
 return 0;
 
-static async Task<int> Measure(string analysis, bool includeCalls)
+static async Task<int> Measure(string analysis, bool includeCalls, string? keepAs)
 {
     var scratch = Path.Combine(analysis, "scratch-" + (includeCalls ? "calls" : "nocalls"));
     Directory.CreateDirectory(scratch);
@@ -78,11 +99,16 @@ static async Task<int> Measure(string analysis, bool includeCalls)
     var module = new BehaviorAnalysis();
     module.Initialize(context);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var watch = Stopwatch.StartNew();
     var result = (JsonSection)(await module.RunAsync(CancellationToken.None))!;
     watch.Stop();
     var peak = Process.GetCurrentProcess().PeakWorkingSet64;
     var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+    var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+    var collections =
+        $"gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item1}/{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3}";
     var size = new FileInfo(result.FilePath!).Length;
     using (var stream = File.OpenRead(result.FilePath!))
     using (var doc = await JsonDocument.ParseAsync(stream))
@@ -94,10 +120,18 @@ static async Task<int> Measure(string analysis, bool includeCalls)
         var seconds = watch.Elapsed.TotalSeconds;
         Console.WriteLine(
             $"calls={(includeCalls ? "yes" : "no "), -3}  {calls:N0} calls in {seconds:F2} s = {calls / seconds:N0} calls/s wall, {calls / cpu:N0} calls per CPU-second; "
-                + $"section {size / 1048576.0:F1} MiB; peak working set {peak / 1048576.0:F0} MiB"
+                + $"{cpu:F2} CPU-s; section {size / 1048576.0:F1} MiB; peak working set {peak / 1048576.0:F0} MiB; "
+                + $"allocated {allocated / 1048576.0:F0} MiB, {collections}"
         );
     }
-    File.Delete(result.FilePath!);
+    if (keepAs is null)
+    {
+        File.Delete(result.FilePath!);
+    }
+    else
+    {
+        File.Move(result.FilePath!, keepAs, overwrite: true);
+    }
     return 0;
 }
 
