@@ -51,7 +51,7 @@ internal static class BsonValidator
             errorOffset = position;
             var type = buffer[position];
             var nameStart = position + 1;
-            var nameLength = buffer[nameStart..end].IndexOf((byte)0);
+            var nameLength = NameLength(buffer, nameStart, end);
             if (nameLength < 0)
             {
                 return "element name is not NUL-terminated";
@@ -122,27 +122,309 @@ internal static class BsonValidator
         return position == end ? null : "elements overrun the document end";
     }
 
-    private static int FixedSize(byte type) =>
-        type switch
+    /// <summary>
+    /// Size of each fixed-size element type, -1 for variable-size or unsupported types: a table
+    /// read costs less than the switch on the per-element hot path.
+    /// </summary>
+    private static ReadOnlySpan<sbyte> FixedSizes =>
+        [
+            -1,
+            8,
+            -1,
+            -1,
+            -1,
+            -1,
+            0,
+            12,
+            1,
+            8,
+            0,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x00
+            4,
+            8,
+            8,
+            16,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x10
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x20
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x30
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x40
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x50
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x60
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            0, // 0x70
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x80
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0x90
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0xa0
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0xb0
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0xc0
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0xd0
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1, // 0xe0
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            -1,
+            0, // 0xf0
+        ];
+
+    private static int FixedSize(byte type) => FixedSizes[type];
+
+    /// <summary>
+    /// Length of the NUL-terminated element name at <paramref name="start"/>, or -1 when no NUL
+    /// comes before <paramref name="end"/>. Names in the monitor stream are a few bytes long, where
+    /// a plain loop beats the vectorised search; longer ones fall back to it.
+    /// </summary>
+    public static int NameLength(ReadOnlySpan<byte> buffer, int start, int end)
+    {
+        var quickEnd = Math.Min(end, start + 16);
+        for (var i = start; i < quickEnd; i++)
         {
-            BsonType.Double or BsonType.DateTime or BsonType.Timestamp or BsonType.Int64 => 8,
-            BsonType.Int32 => 4,
-            BsonType.Boolean => 1,
-            BsonType.Null or BsonType.Undefined or BsonType.MinKey or BsonType.MaxKey => 0,
-            BsonType.ObjectId => 12,
-            BsonType.Decimal128 => 16,
-            _ => -1,
-        };
+            if (buffer[i] == 0)
+            {
+                return i - start;
+            }
+        }
+        if (quickEnd >= end)
+        {
+            return -1;
+        }
+        var rest = buffer[quickEnd..end].IndexOf((byte)0);
+        return rest < 0 ? -1 : quickEnd - start + rest;
+    }
 
     /// <summary>Size of a value that has already been validated.</summary>
-    public static int ValueSize(ReadOnlySpan<byte> buffer, byte type, int valueOffset) =>
-        type switch
+    public static int ValueSize(ReadOnlySpan<byte> buffer, byte type, int valueOffset)
+    {
+        int size = FixedSizes[type];
+        if (size >= 0)
         {
-            BsonType.Document or BsonType.Array => BinaryPrimitives.ReadInt32LittleEndian(
-                buffer[valueOffset..]
-            ),
-            BsonType.String => 4 + BinaryPrimitives.ReadInt32LittleEndian(buffer[valueOffset..]),
-            BsonType.Binary => 5 + BinaryPrimitives.ReadInt32LittleEndian(buffer[valueOffset..]),
-            _ => FixedSize(type),
+            return size;
+        }
+        var length = BinaryPrimitives.ReadInt32LittleEndian(buffer[valueOffset..]);
+        return type switch
+        {
+            BsonType.String => 4 + length,
+            BsonType.Binary => 5 + length,
+            _ => length, // document or array: the length includes itself
         };
+    }
 }

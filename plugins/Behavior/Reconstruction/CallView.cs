@@ -54,9 +54,20 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     private ReadOnlySpan<byte> ArgJson(string name)
     {
         var index = IndexOrThrow(name);
-        var writer = StartWriter();
-        WriteArg(writer, index);
-        writer.Flush();
+        _buffer.ResetWrittenCount();
+        if (
+            !ArgValues.TryAppendConverted(
+                _buffer,
+                parser.Document,
+                parser.Args[index],
+                parser.Info.Args[index].Converter
+            )
+        )
+        {
+            var writer = StartWriter();
+            WriteArg(writer, index);
+            writer.Flush();
+        }
         return _buffer.WrittenSpan;
     }
 
