@@ -57,12 +57,15 @@ internal static class ArgValues
     }
 
     /// <summary>
-    /// Bytes that <see cref="Utf8JsonWriter"/> with <see cref="BehaviorJson.WriterOptions"/> copies
-    /// into a string as they are: printable ASCII except the quote and the backslash.
+    /// Bytes that <see cref="Utf8JsonWriter"/> with <see cref="BehaviorJson.WriterOptions"/> writes
+    /// into a string as they are (printable ASCII) or with a backslash before them (the quote and
+    /// the backslash itself). Anything else takes the writer.
     /// </summary>
     private static readonly SearchValues<byte> PlainText = SearchValues.Create(
-        "\u0020!#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"u8
+        "\u0020!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"u8
     );
+
+    private static readonly SearchValues<byte> QuoteOrBackslash = SearchValues.Create("\"\\"u8);
 
     /// <summary>
     /// Appends the JSON text of a converted argument for the common cases (integers, hex, plain
@@ -116,13 +119,38 @@ internal static class ArgValues
         {
             return false;
         }
-        var span = output.GetSpan(text.Length + 2);
-        span[0] = (byte)'"';
-        text.CopyTo(span[1..]);
-        span[text.Length + 1] = (byte)'"';
-        output.Advance(text.Length + 2);
+        AppendPlainString(output, text);
         return true;
     }
+
+    /// <summary>A JSON string of printable ASCII: quoted, with \" and \\ escaped as the writer does.</summary>
+    private static void AppendPlainString(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> text)
+    {
+        var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
+        var span = output.GetSpan(text.Length + escapes + 2);
+        span[0] = (byte)'"';
+        if (escapes == 0)
+        {
+            text.CopyTo(span[1..]);
+        }
+        else
+        {
+            var at = 1;
+            foreach (var b in text)
+            {
+                if (b is (byte)'"' or (byte)'\\')
+                {
+                    span[at++] = (byte)'\\';
+                }
+                span[at++] = b;
+            }
+        }
+        span[text.Length + escapes + 1] = (byte)'"';
+        output.Advance(text.Length + escapes + 2);
+    }
+
+    private static int CountEscapes(ReadOnlySpan<byte> text) =>
+        text.Count((byte)'"') + text.Count((byte)'\\');
 
     private static void Append(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
     {

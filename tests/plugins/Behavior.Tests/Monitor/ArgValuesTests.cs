@@ -25,6 +25,7 @@ public sealed class ArgValuesTests
             @"C:\Users\bench\file1.txt",
             "HKEY_CURRENT_USER\\Software\\Bench",
             "say \"hi\"",
+            "\\\\server\\share\\\"quoted\"",
             "tab\there",
             "line\nbreak",
             "<html>&'+`</html>",
@@ -102,7 +103,7 @@ public sealed class ArgValuesTests
         var doc = MonitorLogWriter.Encode([
             ("plain", "C:/Program Files/x y.dll <a&b> 'q' `+`"),
             ("backslash", @"C:\x.dll"),
-            ("quote", "a\"b"),
+            ("quote", "a\"b\\\""),
             ("control", "a\u0001"),
             ("non-ascii", "caf\u00e9"),
             ("double", 1.5),
@@ -111,7 +112,9 @@ public sealed class ArgValuesTests
         ]);
         var values = Values(doc);
         Assert.True(AssertSame(doc, values[0], ArgConverter.Default32));
-        foreach (var value in values.Skip(1))
+        Assert.True(AssertSame(doc, values[1], ArgConverter.Default32));
+        Assert.True(AssertSame(doc, values[2], ArgConverter.Default32));
+        foreach (var value in values.Skip(3))
         {
             Assert.False(AssertSame(doc, value, ArgConverter.Default32));
         }
