@@ -84,7 +84,7 @@ public sealed class BehaviorAnalysis : Processing
             if (!state.Summary.IsEmpty)
             {
                 writer.WritePropertyName("summary");
-                WriteSummary(writer, state.Summary);
+                WriteSummary(writer, state.Summary, state.Values);
             }
             if (state.Generic.Count > 0)
             {
@@ -102,7 +102,7 @@ public sealed class BehaviorAnalysis : Processing
                     writer.WriteString("process_path", process.ProcessPath);
                     writer.WriteNumber("first_seen", process.FirstSeen.ToEpochDouble());
                     writer.WritePropertyName("summary");
-                    WriteSummary(writer, summary);
+                    WriteSummary(writer, summary, state.Values);
                     writer.WriteEndObject();
                 }
                 writer.WriteEndArray();
@@ -188,12 +188,11 @@ public sealed class BehaviorAnalysis : Processing
         {
             NextProcessSequence = state.Processes.Count,
         };
-        var view = new CallView(parser);
+        var view = new CallView(parser, state.Values);
         MonitorProcess? current = null;
-        Dictionary<string, long>? counts = null;
         BehaviorReconstructor? reconstructor = null;
         SummarySink? summarySink = null;
-        var rebootSink = new RebootSink(state.Reboot);
+        var apiCounts = new ApiCounter(state.ApiStats);
         try
         {
             while (true)
@@ -217,6 +216,7 @@ public sealed class BehaviorAnalysis : Processing
                 if (kind == MonitorEventKind.Process)
                 {
                     current = parser.Process!;
+                    apiCounts.StartProcess(current.Pid);
                     state.Processes.Add(current);
                     reconstructor = new BehaviorReconstructor();
                     state.Reconstructors[current.Pid] = reconstructor;
@@ -235,43 +235,33 @@ public sealed class BehaviorAnalysis : Processing
                         state.Summary,
                         state.Generic[current.Pid].Summary
                     );
-                    if (!state.ApiStats.TryGetValue(current.Pid, out counts))
-                    {
-                        counts = new Dictionary<string, long>(StringComparer.Ordinal);
-                    }
                     continue;
                 }
 
                 // An API call of the current process.
-                if (counts!.Count == 0 && !state.ApiStats.ContainsKey(current!.Pid))
-                {
-                    state.ApiStats[current.Pid] = counts;
-                }
-                System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(
-                    counts,
-                    parser.Info.Name,
-                    out _
-                )++;
-                if (parser.Info.Handler == ApiHandler.None)
+                var info = parser.Info;
+                apiCounts.Count(info);
+                if (info.Handler == ApiHandler.None)
                 {
                     continue;
                 }
                 try
                 {
                     reconstructor!.Process(view, summarySink!);
-                    if (parser.Info.Handler is ApiHandler.RegkeyWritten or ApiHandler.RegkeyDeleted)
+                    if (info.Handler is ApiHandler.RegkeyWritten or ApiHandler.RegkeyDeleted)
                     {
-                        rebootSink.Day = current!
-                            .FirstSeen.AddMilliseconds(parser.TimeMilliseconds)
-                            .DayOfMonth;
-                        RebootReconstructor.Process(view, rebootSink);
+                        RebootReconstructor.Process(
+                            view,
+                            current!.FirstSeen.AddMilliseconds(parser.TimeMilliseconds).DayOfMonth,
+                            state.Reboot
+                        );
                     }
                 }
                 catch (MissingArgumentException missing)
                 {
                     parser.Problems.Add(
                         parser.DocumentOffset,
-                        $"call of {parser.Info.Name} lacks argument '{missing.ArgumentName}'; left out of the summary"
+                        $"call of {info.Name} lacks argument '{missing.ArgumentName}'; left out of the summary"
                     );
                 }
             }
@@ -279,6 +269,10 @@ public sealed class BehaviorAnalysis : Processing
         catch (IOException io)
         {
             parser.Problems.Add(parser.DocumentOffset, $"read error: {io.Message}");
+        }
+        finally
+        {
+            apiCounts.EndProcess();
         }
         if (parser.Problems.Summary is { } problem)
         {
@@ -433,15 +427,19 @@ public sealed class BehaviorAnalysis : Processing
         writer.WriteEndArray();
     }
 
-    private static void WriteSummary(Utf8JsonWriter writer, SummarySet summary)
+    private static void WriteSummary(
+        Utf8JsonWriter writer,
+        SummarySet summary,
+        SummaryValues values
+    )
     {
         writer.WriteStartObject();
-        foreach (var (category, values) in summary.Categories)
+        foreach (var category in summary.Categories)
         {
-            writer.WriteStartArray(category);
-            foreach (var value in values)
+            writer.WriteStartArray(SummaryCategories.JsonNames[(int)category]);
+            foreach (var id in summary.ValuesOf(category))
             {
-                writer.WriteRawValue(value, skipInputValidation: true);
+                writer.WriteRawValue(values[id], skipInputValidation: true);
             }
             writer.WriteEndArray();
         }
@@ -499,22 +497,56 @@ public sealed class BehaviorAnalysis : Processing
 
     private sealed record LogFile(string Path, string DisplayName);
 
-    /// <summary>Feeds both the global summary and the process's generic summary.</summary>
-    private sealed class SummarySink(SummarySet global, SummarySet process) : ISummarySink
+    /// <summary>
+    /// Counts calls per API for <c>apistats</c> on the <see cref="ApiInfo"/> itself (no name
+    /// lookup per call) and folds them into the pid's counts when the process's calls end, in
+    /// the order the APIs were first called.
+    /// </summary>
+    private sealed class ApiCounter(Dictionary<long, Dictionary<string, long>> apiStats)
     {
-        public void Emit(string category, string jsonValue)
+        private readonly List<ApiInfo> _called = [];
+        private long _pid;
+        private int _segment;
+
+        public void StartProcess(long pid)
         {
-            global.Add(category, jsonValue);
-            process.Add(category, jsonValue);
+            EndProcess();
+            _pid = pid;
+            _segment++;
         }
-    }
 
-    private sealed class RebootSink(List<RebootEvent> events) : ISummarySink
-    {
-        public int Day { get; set; }
+        public void Count(ApiInfo info)
+        {
+            if (info.CountSegment != _segment)
+            {
+                info.CountSegment = _segment;
+                info.CallCount = 0;
+                _called.Add(info);
+            }
+            info.CallCount++;
+        }
 
-        public void Emit(string category, string jsonValue) =>
-            events.Add(new RebootEvent(Day, category, jsonValue));
+        public void EndProcess()
+        {
+            if (_called.Count == 0)
+            {
+                return;
+            }
+            if (!apiStats.TryGetValue(_pid, out var counts))
+            {
+                counts = new Dictionary<string, long>(StringComparer.Ordinal);
+                apiStats[_pid] = counts;
+            }
+            foreach (var info in _called)
+            {
+                System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(
+                    counts,
+                    info.Name,
+                    out _
+                ) += info.CallCount;
+            }
+            _called.Clear();
+        }
     }
 
     private sealed class AnalysisState
@@ -526,6 +558,8 @@ public sealed class BehaviorAnalysis : Processing
         public Dictionary<long, (MonitorProcess Process, SummarySet Summary)> Generic { get; } = [];
 
         public Dictionary<long, Dictionary<string, long>> ApiStats { get; } = [];
+
+        public SummaryValues Values { get; } = new();
 
         public SummarySet Summary { get; } = new();
 

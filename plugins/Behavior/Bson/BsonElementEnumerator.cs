@@ -37,7 +37,7 @@ internal ref struct BsonElementEnumerator
         }
         var type = _buffer[_position];
         var nameStart = _position + 1;
-        var nameLength = _buffer[nameStart.._end].IndexOf((byte)0);
+        var nameLength = BsonValidator.NameLength(_buffer, nameStart, _end);
         Name = _buffer.Slice(nameStart, nameLength);
         var valueOffset = nameStart + nameLength + 1;
         Value = new BsonValue(type, valueOffset);

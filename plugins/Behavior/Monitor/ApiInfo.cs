@@ -112,5 +112,11 @@ internal sealed class ApiInfo
     /// <summary>Whether the call list needs the slow path (per-API rewrites of Cuckoo's MonitorProcessLog).</summary>
     public bool HasCallModifier { get; set; }
 
+    /// <summary>Calls counted for apistats in the current process (see BehaviorAnalysis.ApiCounter).</summary>
+    public long CallCount { get; set; }
+
+    /// <summary>Which process <see cref="CallCount"/> belongs to.</summary>
+    public int CountSegment { get; set; }
+
     public int IndexOf(string name) => IndexByName.GetValueOrDefault(name, -1);
 }

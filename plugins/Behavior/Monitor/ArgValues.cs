@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -53,6 +54,130 @@ internal static class ArgValues
             }
         }
         WriteRaw(writer, doc, value);
+    }
+
+    /// <summary>
+    /// Bytes that <see cref="Utf8JsonWriter"/> with <see cref="BehaviorJson.WriterOptions"/> writes
+    /// into a string as they are (printable ASCII) or with a backslash before them (the quote and
+    /// the backslash itself). Anything else takes the writer.
+    /// </summary>
+    private static readonly SearchValues<byte> PlainText = SearchValues.Create(
+        "\u0020!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"u8
+    );
+
+    private static readonly SearchValues<byte> QuoteOrBackslash = SearchValues.Create("\"\\"u8);
+
+    /// <summary>
+    /// Appends the JSON text of a converted argument for the common cases (integers, hex, plain
+    /// ASCII text), byte for byte what <see cref="WriteConverted"/> would write, without a
+    /// <see cref="Utf8JsonWriter"/>. False (nothing appended) for anything else.
+    /// </summary>
+    public static bool TryAppendConverted(
+        ArrayBufferWriter<byte> output,
+        ReadOnlySpan<byte> doc,
+        BsonValue value,
+        ArgConverter converter
+    )
+    {
+        if (value.IsInteger)
+        {
+            var number = value.GetInt64(doc);
+            switch (converter)
+            {
+                case ArgConverter.Hex32:
+                    AppendHex(output, (uint)number, 8);
+                    return true;
+                case ArgConverter.Hex64:
+                    AppendHex(output, (ulong)number, 16);
+                    return true;
+                case ArgConverter.Default32 when value.Type == BsonType.Boolean:
+                case ArgConverter.Default64 when value.Type == BsonType.Boolean:
+                    Append(output, number != 0 ? "true"u8 : "false"u8);
+                    return true;
+                case ArgConverter.Default32 when number < 0:
+                    AppendNumber(output, (uint)number);
+                    return true;
+                default:
+                    AppendNumber(output, number);
+                    return true;
+            }
+        }
+        ReadOnlySpan<byte> text;
+        if (value.Type == BsonType.String)
+        {
+            text = value.GetStringBytes(doc);
+        }
+        else if (value.Type == BsonType.Binary)
+        {
+            text = value.GetBinary(doc);
+        }
+        else
+        {
+            return false;
+        }
+        if (text.ContainsAnyExcept(PlainText))
+        {
+            return false;
+        }
+        AppendPlainString(output, text);
+        return true;
+    }
+
+    /// <summary>A JSON string of printable ASCII: quoted, with \" and \\ escaped as the writer does.</summary>
+    private static void AppendPlainString(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> text)
+    {
+        var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
+        var span = output.GetSpan(text.Length + escapes + 2);
+        span[0] = (byte)'"';
+        if (escapes == 0)
+        {
+            text.CopyTo(span[1..]);
+        }
+        else
+        {
+            var at = 1;
+            foreach (var b in text)
+            {
+                if (b is (byte)'"' or (byte)'\\')
+                {
+                    span[at++] = (byte)'\\';
+                }
+                span[at++] = b;
+            }
+        }
+        span[text.Length + escapes + 1] = (byte)'"';
+        output.Advance(text.Length + escapes + 2);
+    }
+
+    private static int CountEscapes(ReadOnlySpan<byte> text) =>
+        text.Count((byte)'"') + text.Count((byte)'\\');
+
+    private static void Append(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(output.GetSpan(bytes.Length));
+        output.Advance(bytes.Length);
+    }
+
+    private static void AppendNumber(ArrayBufferWriter<byte> output, long number)
+    {
+        number.TryFormat(
+            output.GetSpan(20),
+            out var written,
+            default,
+            CultureInfo.InvariantCulture
+        );
+        output.Advance(written);
+    }
+
+    private static void AppendHex(ArrayBufferWriter<byte> output, ulong number, int digits)
+    {
+        var span = output.GetSpan(20);
+        span[0] = (byte)'"';
+        span[1] = (byte)'0';
+        span[2] = (byte)'x';
+        number.TryFormat(span[3..], out var written, digits == 8 ? "x8" : "x16", null);
+        span[3 + written] = (byte)'"';
+        output.Advance(4 + written);
     }
 
     /// <summary>Writes a value without conversion (nested values, <c>T</c>, <c>e</c>, <c>E</c>, <c>s</c>).</summary>

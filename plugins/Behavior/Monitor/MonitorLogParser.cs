@@ -114,14 +114,13 @@ internal sealed class MonitorLogParser : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
             }
             var doc = _frames.Current;
-            var invalid = BsonValidator.Validate(doc, out var at);
+            var kind = Decode(doc, out var invalid, out var at);
             if (invalid is not null)
             {
                 // Cuckoo stops the whole file here (Q2); the length prefix lets us skip just this one.
                 Problems.Add(_frames.Offset + at, $"undecodable BSON document skipped: {invalid}");
                 continue;
             }
-            var kind = Decode(doc);
             if (kind != MonitorEventKind.End)
             {
                 return kind;
@@ -140,8 +139,16 @@ internal sealed class MonitorLogParser : IDisposable
 
     private bool _stop;
 
-    /// <summary>Handles one document; End means "nothing to hand out, read on".</summary>
-    private MonitorEventKind Decode(ReadOnlySpan<byte> doc)
+    /// <summary>
+    /// Checks and handles one document in a single walk; End means "nothing to hand out, read
+    /// on". A document that fails the BSON checks sets <paramref name="invalid"/> (what is wrong)
+    /// and <paramref name="errorOffset"/>, and has no effect.
+    /// </summary>
+    private MonitorEventKind Decode(
+        ReadOnlySpan<byte> doc,
+        out string? invalid,
+        out int errorOffset
+    )
     {
         BsonValue type = BsonValue.Missing,
             index = BsonValue.Missing,
@@ -158,7 +165,8 @@ internal sealed class MonitorLogParser : IDisposable
             buffer = BsonValue.Missing,
             checksum = BsonValue.Missing,
             message = BsonValue.Missing;
-        var elements = new BsonElementEnumerator(doc, 0);
+        _argCount = 0;
+        var elements = new BsonCheckedElements(doc, 0, doc.Length, 0);
         while (elements.MoveNext())
         {
             var key = elements.Name;
@@ -190,6 +198,16 @@ internal sealed class MonitorLogParser : IDisposable
             else if (key.SequenceEqual(KeyArgs))
             {
                 args = value;
+                if (value.IsDocumentLike)
+                {
+                    // The arguments are read by position while they are checked.
+                    invalid = CollectArgs(doc, elements, value, out errorOffset);
+                    if (invalid is not null)
+                    {
+                        return MonitorEventKind.End;
+                    }
+                    continue;
+                }
             }
             else if (key.SequenceEqual(KeyType))
             {
@@ -223,6 +241,20 @@ internal sealed class MonitorLogParser : IDisposable
             {
                 message = value;
             }
+            if (value.IsDocumentLike)
+            {
+                invalid = BsonValidator.ValidateNested(doc, elements, value, out errorOffset);
+                if (invalid is not null)
+                {
+                    return MonitorEventKind.End;
+                }
+            }
+        }
+        invalid = elements.Error;
+        errorOffset = elements.ErrorOffset;
+        if (invalid is not null)
+        {
+            return MonitorEventKind.End;
         }
 
         var indexNumber = index.Exists && index.IsInteger ? index.GetInt64(doc) : -1;
@@ -257,7 +289,7 @@ internal sealed class MonitorLogParser : IDisposable
             );
             return MonitorEventKind.End;
         }
-        if (!CollectArgs(doc, args))
+        if (args.Exists && !args.IsDocumentLike)
         {
             Problems.Add(
                 _frames.Offset,
@@ -321,27 +353,35 @@ internal sealed class MonitorLogParser : IDisposable
         return MonitorEventKind.Call;
     }
 
-    private bool CollectArgs(ReadOnlySpan<byte> doc, BsonValue args)
+    /// <summary>Checks the elements of <paramref name="args"/> and keeps their values by position.</summary>
+    private string? CollectArgs(
+        ReadOnlySpan<byte> doc,
+        in BsonCheckedElements parent,
+        BsonValue args,
+        out int errorOffset
+    )
     {
         _argCount = 0;
-        if (!args.Exists)
-        {
-            return true;
-        }
-        if (!args.IsDocumentLike)
-        {
-            return false;
-        }
-        var items = new BsonElementEnumerator(doc, args.Offset);
+        var items = new BsonCheckedElements(doc, args.Offset, parent.End, parent.Depth + 1);
         while (items.MoveNext())
         {
+            var value = items.Value;
+            if (value.IsDocumentLike)
+            {
+                var invalid = BsonValidator.ValidateNested(doc, items, value, out errorOffset);
+                if (invalid is not null)
+                {
+                    return invalid;
+                }
+            }
             if (_argCount == _args.Length)
             {
                 Array.Resize(ref _args, _args.Length * 2);
             }
-            _args[_argCount++] = items.Value;
+            _args[_argCount++] = value;
         }
-        return true;
+        errorOffset = items.ErrorOffset;
+        return items.Error;
     }
 
     private bool DecodeProcess(ReadOnlySpan<byte> doc, ApiInfo info)

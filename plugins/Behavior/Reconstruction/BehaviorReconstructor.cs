@@ -6,112 +6,106 @@ namespace Microkernel.Plugins.Behavior.Reconstruction;
 /// <summary>
 /// Per-process rules that turn API calls into summary events (C2 BehaviorReconstructor in
 /// platform/windows.py), e.g. NtCreateFile with status_info FILE_CREATED gives file_created.
+/// Values travel as <see cref="SummaryValues"/> ids: a repeated value costs a lookup, no allocation.
 /// </summary>
-internal interface ISummarySink
-{
-    void Emit(string category, string jsonValue);
-}
-
 internal sealed class BehaviorReconstructor
 {
-    private readonly Dictionary<string, string> _openFiles = new(StringComparer.Ordinal);
+    /// <summary>Open file handle to its path (both summary value ids).</summary>
+    private readonly Dictionary<int, int> _openFiles = [];
 
-    /// <summary>Emits (category, JSON value) pairs for the current call.</summary>
-    public void Process(CallView call, ISummarySink emit)
+    /// <summary>Emits the summary events of the current call.</summary>
+    public void Process(CallView call, SummarySink emit)
     {
         switch (call.Info.Handler)
         {
             case ApiHandler.DirectoryCreated:
-                emit.Emit("directory_created", call.ArgText("dirpath"));
+                emit.Emit(SummaryCategory.DirectoryCreated, call.ArgId("dirpath"));
                 break;
             case ApiHandler.DirectoryRemoved:
-                emit.Emit("directory_removed", call.ArgText("dirpath"));
+                emit.Emit(SummaryCategory.DirectoryRemoved, call.ArgId("dirpath"));
                 break;
             case ApiHandler.FileMoved:
-                emit.Emit(
-                    "file_moved",
-                    $"[{call.ArgText("oldfilepath")},{call.ArgText("newfilepath")}]"
-                );
+                emit.Emit(SummaryCategory.FileMoved, call.TupleId("oldfilepath", "newfilepath"));
                 break;
             case ApiHandler.FileCopied:
-                emit.Emit(
-                    "file_copied",
-                    $"[{call.ArgText("oldfilepath")},{call.ArgText("newfilepath")}]"
-                );
+                emit.Emit(SummaryCategory.FileCopied, call.TupleId("oldfilepath", "newfilepath"));
                 break;
             case ApiHandler.FileDeleted:
-                emit.Emit("file_deleted", call.ArgText("filepath"));
+                emit.Emit(SummaryCategory.FileDeleted, call.ArgId("filepath"));
                 break;
             case ApiHandler.DirectoryEnumerated:
-                emit.Emit("directory_enumerated", call.ArgText("filepath"));
+                emit.Emit(SummaryCategory.DirectoryEnumerated, call.ArgId("filepath"));
                 break;
             case ApiHandler.DllLoaded:
-                emit.Emit("dll_loaded", call.ArgText("module_name"));
+                emit.Emit(SummaryCategory.DllLoaded, call.ArgId("module_name"));
                 break;
             case ApiHandler.FileOpenedOrCreated:
                 FileOpenedOrCreated(call, emit);
                 break;
             case ApiHandler.FileRead:
             case ApiHandler.FileWritten:
-                var handle = call.ArgText("file_handle");
+                // A handle no rule has seen as a value cannot be an open file.
+                var handle = call.FindArgId("file_handle");
                 if (NtSuccess(call.ReturnValue) && _openFiles.TryGetValue(handle, out var path))
                 {
                     emit.Emit(
-                        call.Info.Handler == ApiHandler.FileRead ? "file_read" : "file_written",
+                        call.Info.Handler == ApiHandler.FileRead
+                            ? SummaryCategory.FileRead
+                            : SummaryCategory.FileWritten,
                         path
                     );
                 }
                 break;
             case ApiHandler.FileExists:
-                emit.Emit("file_exists", call.ArgText("filepath"));
+                emit.Emit(SummaryCategory.FileExists, call.ArgId("filepath"));
                 break;
             case ApiHandler.RegkeyOpened:
-                emit.Emit("regkey_opened", call.ArgText("regkey"));
+                emit.Emit(SummaryCategory.RegkeyOpened, call.ArgId("regkey"));
                 break;
             case ApiHandler.RegkeyDeleted:
-                emit.Emit("regkey_deleted", call.ArgText("regkey"));
+                emit.Emit(SummaryCategory.RegkeyDeleted, call.ArgId("regkey"));
                 break;
             case ApiHandler.RegkeyRead:
-                emit.Emit("regkey_read", call.ArgText("regkey"));
+                emit.Emit(SummaryCategory.RegkeyRead, call.ArgId("regkey"));
                 break;
             case ApiHandler.RegkeyWritten:
-                emit.Emit("regkey_written", call.ArgText("regkey"));
+                emit.Emit(SummaryCategory.RegkeyWritten, call.ArgId("regkey"));
                 break;
             case ApiHandler.HandleClosed:
-                _openFiles.Remove(call.ArgText("handle"));
+                _openFiles.Remove(call.FindArgId("handle"));
                 break;
             case ApiHandler.DownloadToFile:
-                emit.Emit("downloads_file", call.ArgText("url"));
-                emit.Emit("file_opened", call.ArgText("filepath"));
-                emit.Emit("file_written", call.ArgText("filepath"));
+                emit.Emit(SummaryCategory.DownloadsFile, call.ArgId("url"));
+                emit.Emit(SummaryCategory.FileOpened, call.ArgId("filepath"));
+                emit.Emit(SummaryCategory.FileWritten, call.ArgId("filepath"));
                 break;
             case ApiHandler.ConnectsHost:
-                emit.Emit("connects_host", call.ArgText("hostname"));
+                emit.Emit(SummaryCategory.ConnectsHost, call.ArgId("hostname"));
                 break;
             case ApiHandler.FetchesUrl:
-                emit.Emit("fetches_url", call.ArgText("url"));
+                emit.Emit(SummaryCategory.FetchesUrl, call.ArgId("url"));
                 break;
             case ApiHandler.ResolvesHost:
                 if (call.ArgTruthy("hostname"))
                 {
-                    emit.Emit("resolves_host", call.ArgText("hostname"));
+                    emit.Emit(SummaryCategory.ResolvesHost, call.ArgId("hostname"));
                 }
                 break;
             case ApiHandler.ConnectsIp:
-                emit.Emit("connects_ip", call.ArgText("ip_address"));
+                emit.Emit(SummaryCategory.ConnectsIp, call.ArgId("ip_address"));
                 break;
             case ApiHandler.Mutex:
                 if (call.ArgTruthy("mutant_name"))
                 {
-                    emit.Emit("mutex", call.ArgText("mutant_name"));
+                    emit.Emit(SummaryCategory.Mutex, call.ArgId("mutant_name"));
                 }
                 break;
             case ApiHandler.CreateProcess:
                 if (!call.HasArg("track") || call.ArgTruthy("track"))
                 {
                     emit.Emit(
-                        "command_line",
-                        call.ArgText(call.ArgTruthy("command_line") ? "command_line" : "filepath")
+                        SummaryCategory.CommandLine,
+                        call.ArgId(call.ArgTruthy("command_line") ? "command_line" : "filepath")
                     );
                 }
                 break;
@@ -119,36 +113,38 @@ internal sealed class BehaviorReconstructor
                 var parameters = call.Arg("parameters");
                 var file = call.Arg("filepath");
                 emit.Emit(
-                    "command_line",
-                    ArgValues.IsTruthy(parameters)
-                        ? Text(JsonValue.Create($"{PythonStr(file)} {PythonStr(parameters)}"))
-                        : Text(file)
+                    SummaryCategory.CommandLine,
+                    call.NodeId(
+                        ArgValues.IsTruthy(parameters)
+                            ? JsonValue.Create($"{PythonStr(file)} {PythonStr(parameters)}")
+                            : file
+                    )
                 );
                 break;
             case ApiHandler.SystemCommand:
-                emit.Emit("command_line", call.ArgText("command"));
+                emit.Emit(SummaryCategory.CommandLine, call.ArgId("command"));
                 break;
             case ApiHandler.WmiQuery:
-                emit.Emit("wmi_query", call.ArgText("query"));
+                emit.Emit(SummaryCategory.WmiQuery, call.ArgId("query"));
                 break;
             case ApiHandler.GuidPair:
-                emit.Emit("guid", call.ArgText("clsid"));
-                emit.Emit("guid", call.ArgText("iid"));
+                emit.Emit(SummaryCategory.Guid, call.ArgId("clsid"));
+                emit.Emit(SummaryCategory.Guid, call.ArgId("iid"));
                 break;
             case ApiHandler.GuidList:
-                emit.Emit("guid", call.ArgText("clsid"));
+                emit.Emit(SummaryCategory.Guid, call.ArgId("clsid"));
                 if (call.Arg("iid") is JsonArray iids)
                 {
                     foreach (var iid in iids)
                     {
-                        emit.Emit("guid", Text(iid));
+                        emit.Emit(SummaryCategory.Guid, call.NodeId(iid));
                     }
                 }
                 break;
             case ApiHandler.Ssl3KeyMaterial:
                 if (call.ArgTruthy("client_random") && call.ArgTruthy("server_random"))
                 {
-                    emit.Emit("tls_master", Triple(call));
+                    emit.Emit(SummaryCategory.TlsMaster, Triple(call));
                 }
                 break;
             case ApiHandler.Prf:
@@ -158,42 +154,53 @@ internal sealed class BehaviorReconstructor
                     && t == "key expansion"
                 )
                 {
-                    emit.Emit("tls_master", Triple(call));
+                    emit.Emit(SummaryCategory.TlsMaster, Triple(call));
                 }
                 break;
         }
     }
 
-    private void FileOpenedOrCreated(CallView call, ISummarySink emit)
+    private void FileOpenedOrCreated(CallView call, SummarySink emit)
     {
-        var filepath = call.ArgText("filepath");
-        _openFiles[call.ArgText("file_handle")] = filepath;
+        var filepath = call.ArgId("filepath");
+        _openFiles[call.ArgId("file_handle")] = filepath;
         if (!NtSuccess(call.ReturnValue))
         {
-            emit.Emit("file_failed", filepath);
+            emit.Emit(SummaryCategory.FileFailed, filepath);
             return;
         }
-        var category = (call.Flag("status_info") ?? "").ToLowerInvariant() switch
-        {
-            "file_overwritten" or "file_superseded" => "file_recreated",
-            "file_exists" => "file_opened",
-            "file_does_not_exist" => "file_failed",
-            "file_created" => "file_created",
-            _ => "file_opened",
-        };
-        emit.Emit(category, filepath);
+        emit.Emit(StatusCategory(call.Flag("status_info")), filepath);
     }
 
-    private static string Triple(CallView call) =>
-        $"[{call.ArgText("client_random")},{call.ArgText("server_random")},{call.ArgText("master_secret")}]";
+    /// <summary>C2's <c>status_info.lower()</c> rule for what an open/create did.</summary>
+    private static SummaryCategory StatusCategory(string? flag)
+    {
+        if (flag is null)
+        {
+            return SummaryCategory.FileOpened;
+        }
+        // Flag names are ASCII: compare ignoring case instead of lower-casing a copy per call.
+        // Anything else keeps the exact ToLowerInvariant semantics.
+        var ascii = System.Text.Ascii.IsValid(flag);
+        var lowered = ascii ? flag : flag.ToLowerInvariant();
+        bool Is(string lower) =>
+            string.Equals(
+                lowered,
+                lower,
+                ascii ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal
+            );
+        return Is("file_overwritten") || Is("file_superseded") ? SummaryCategory.FileRecreated
+            : Is("file_exists") ? SummaryCategory.FileOpened
+            : Is("file_does_not_exist") ? SummaryCategory.FileFailed
+            : Is("file_created") ? SummaryCategory.FileCreated
+            : SummaryCategory.FileOpened;
+    }
+
+    private static int Triple(CallView call) =>
+        call.TupleId("client_random", "server_random", "master_secret");
 
     private static bool NtSuccess(long? value) =>
         value is null || (ulong)value.Value % (1UL << 32) < 0x80000000;
-
-    private static string Text(JsonNode? node) => ArgValues.ToJsonText(node);
-
-    private static string Tuple(JsonNode? first, JsonNode? second) =>
-        $"[{Text(first)},{Text(second)}]";
 
     /// <summary>Python's "%s" of a converted value.</summary>
     private static string PythonStr(JsonNode? node) =>

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Monitor;
@@ -14,15 +13,92 @@ internal sealed class MissingArgumentException(string name)
 }
 
 /// <summary>The converted view of the parser's current call that the summary rules read.</summary>
-internal sealed class CallView(MonitorLogParser parser)
+internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(256);
     private Utf8JsonWriter? _writer;
 
-    /// <summary>Compact JSON text of the converted arguments[name] (a summary value's identity).</summary>
-    public string ArgText(string name)
+    public SummaryValues Values => values;
+
+    /// <summary>The summary value id of the converted arguments[name], added when new.</summary>
+    public int ArgId(string name) => values.Intern(ArgJson(name));
+
+    /// <summary>The summary value id of arguments[name] if some value already has it, else -1.</summary>
+    public int FindArgId(string name) => values.Find(ArgJson(name));
+
+    /// <summary>The id of the JSON array of the converted arguments (a Python tuple in C2).</summary>
+    public int TupleId(string first, string second) =>
+        values.Intern(TupleJson(first, second, third: null));
+
+    /// <inheritdoc cref="TupleId(string, string)"/>
+    public int TupleId(string first, string second, string third) =>
+        values.Intern(TupleJson(first, second, third));
+
+    /// <summary>The id of a node's compact JSON text.</summary>
+    public int NodeId(JsonNode? node)
+    {
+        var writer = StartWriter();
+        if (node is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            node.WriteTo(writer);
+        }
+        writer.Flush();
+        return values.Intern(_buffer.WrittenSpan);
+    }
+
+    /// <summary>Compact JSON text of the converted arguments[name] (valid until the next use).</summary>
+    private ReadOnlySpan<byte> ArgJson(string name)
     {
         var index = IndexOrThrow(name);
+        _buffer.ResetWrittenCount();
+        if (
+            !ArgValues.TryAppendConverted(
+                _buffer,
+                parser.Document,
+                parser.Args[index],
+                parser.Info.Args[index].Converter
+            )
+        )
+        {
+            var writer = StartWriter();
+            WriteArg(writer, index);
+            writer.Flush();
+        }
+        return _buffer.WrittenSpan;
+    }
+
+    private ReadOnlySpan<byte> TupleJson(string first, string second, string? third)
+    {
+        var firstIndex = IndexOrThrow(first);
+        var secondIndex = IndexOrThrow(second);
+        var thirdIndex = third is null ? -1 : IndexOrThrow(third);
+        var writer = StartWriter();
+        writer.WriteStartArray();
+        WriteArg(writer, firstIndex);
+        WriteArg(writer, secondIndex);
+        if (thirdIndex >= 0)
+        {
+            WriteArg(writer, thirdIndex);
+        }
+        writer.WriteEndArray();
+        writer.Flush();
+        return _buffer.WrittenSpan;
+    }
+
+    private void WriteArg(Utf8JsonWriter writer, int index) =>
+        ArgValues.WriteConverted(
+            writer,
+            parser.Document,
+            parser.Args[index],
+            parser.Info.Args[index].Converter
+        );
+
+    private Utf8JsonWriter StartWriter()
+    {
         _buffer.ResetWrittenCount();
         if (_writer is null)
         {
@@ -32,14 +108,7 @@ internal sealed class CallView(MonitorLogParser parser)
         {
             _writer.Reset(_buffer);
         }
-        ArgValues.WriteConverted(
-            _writer,
-            parser.Document,
-            parser.Args[index],
-            parser.Info.Args[index].Converter
-        );
-        _writer.Flush();
-        return Encoding.UTF8.GetString(_buffer.WrittenSpan);
+        return _writer;
     }
 
     /// <summary>Python truthiness of arguments[name] without materialising it.</summary>

@@ -21,12 +21,16 @@ internal static partial class RebootReconstructor
     )]
     private static partial Regex RunKey();
 
-    public static void Process(CallView call, ISummarySink emit)
+    /// <summary>Adds the reboot events of the current call, stamped with <paramref name="day"/>.</summary>
+    public static void Process(CallView call, int day, List<RebootEvent> events)
     {
+        void Emit(string category, string argsJson) =>
+            events.Add(new RebootEvent(day, category, argsJson));
+
         switch (call.Info.Handler)
         {
             case ApiHandler.RegkeyDeleted:
-                emit.Emit("regkey_deleted", ArgValues.ToJsonText(call.Arg("regkey")));
+                Emit("regkey_deleted", ArgValues.ToJsonText(call.Arg("regkey")));
                 break;
             case ApiHandler.RegkeyWritten:
                 var regkey = call.Arg("regkey");
@@ -48,15 +52,15 @@ internal static partial class RebootReconstructor
                     var argsJson = new JsonArray([
                         .. arguments.Select(a => (JsonNode?)JsonValue.Create(a)),
                     ]);
-                    emit.Emit("regkey_written", written);
-                    emit.Emit(
+                    Emit("regkey_written", written);
+                    Emit(
                         "create_process",
                         $"[{ArgValues.ToJsonText(JsonValue.Create(path))},{ArgValues.ToJsonText(argsJson)},\"explorer.exe\"]"
                     );
                 }
                 else
                 {
-                    emit.Emit("regkey_written", written);
+                    Emit("regkey_written", written);
                 }
                 break;
         }
