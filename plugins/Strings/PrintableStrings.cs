@@ -1,7 +1,9 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
+using System.Text.Json;
 
 namespace Microkernel.Plugins.Strings;
 
@@ -35,13 +37,93 @@ public static class PrintableStrings
     /// <summary>The strings of <paramref name="data"/>, at most <paramref name="maxCount"/>, each at most <paramref name="maxLength"/> characters.</summary>
     public static List<string> Extract(ReadOnlySpan<byte> data, int maxCount, int maxLength)
     {
+        var sink = new ListSink(new List<string>());
+        Scan(data, maxCount, maxLength, ref sink);
+        return sink.Strings;
+    }
+
+    /// <summary>
+    /// The same strings written as one JSON array of strings, byte for byte what serialising
+    /// <see cref="Extract"/>'s list with the same writer gives, without a string object per hit.
+    /// </summary>
+    public static void WriteJson(
+        ReadOnlySpan<byte> data,
+        int maxCount,
+        int maxLength,
+        Utf8JsonWriter writer
+    )
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var sink = new JsonSink(writer);
+        writer.WriteStartArray();
+        Scan(data, maxCount, maxLength, ref sink);
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Receives the hits in output order; a struct so the calls inline.</summary>
+    private interface ISink
+    {
+        /// <summary>An ASCII hit, already cut.</summary>
+        void Ascii(ReadOnlySpan<byte> text);
+
+        /// <summary>A wide hit, already cut.</summary>
+        void Wide(ReadOnlySpan<char> text);
+    }
+
+    private readonly struct ListSink(List<string> strings) : ISink
+    {
+        public List<string> Strings { get; } = strings;
+
+        public void Ascii(ReadOnlySpan<byte> text) => Strings.Add(Encoding.Latin1.GetString(text));
+
+        public void Wide(ReadOnlySpan<char> text) => Strings.Add(new string(text));
+    }
+
+    private readonly struct JsonSink(Utf8JsonWriter writer) : ISink
+    {
+        // Hands pending output to the writer's stream in pieces, so memory stays flat.
+        private const int FlushAbove = 64 * 1024;
+
+        public void Ascii(ReadOnlySpan<byte> text)
+        {
+            // ASCII is valid UTF-8, so the writer escapes these bytes exactly as it would the string.
+            writer.WriteStringValue(text);
+            FlushIfFull();
+        }
+
+        public void Wide(ReadOnlySpan<char> text)
+        {
+            writer.WriteStringValue(text);
+            FlushIfFull();
+        }
+
+        private void FlushIfFull()
+        {
+            if (writer.BytesPending > FlushAbove)
+            {
+                writer.Flush();
+            }
+        }
+    }
+
+    // Runs once per sample, so tiered compilation would leave the loop in its unoptimised or
+    // on-stack-replaced form; compile it fully optimised at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scan<TSink>(
+        ReadOnlySpan<byte> data,
+        int maxCount,
+        int maxLength,
+        ref TSink sink
+    )
+        where TSink : struct, ISink
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCount);
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
-        var strings = new List<string>();
         if (maxCount == 0)
         {
-            return strings;
+            return;
         }
+        var count = 0;
         // Wide hits found while ASCII ones are still being collected; never more than maxCount.
         var wide = new List<(int Start, int Characters)>();
         Span<byte> tail = stackalloc byte[Block];
@@ -58,56 +140,53 @@ public static class PrintableStrings
             // Bit 63 of nextPairs would need the block after next, but only bits 0..9 are used.
             var nextPairs = nextPrintable & (nextZero >> 1);
             var wideStarts = wide.Count < maxCount ? RunsOfSix(pairs, nextPairs, 2) : 0;
+            if ((asciiStarts | wideStarts) != 0)
+            {
+                asciiStarts &= From(asciiFrom - start);
+                while (asciiStarts != 0)
+                {
+                    var at = start + BitOperations.TrailingZeroCount(asciiStarts);
+                    var end = AsciiRunEnd(data, at, start, printable, nextPrintable);
+                    sink.Ascii(data[at..Math.Min(end, at + maxLength)]);
+                    if (++count == maxCount)
+                    {
+                        return;
+                    }
+                    // The byte at end is not printable: the next run starts after it.
+                    asciiFrom = end + 1;
+                    asciiStarts &= From(asciiFrom - start);
+                }
+
+                wideStarts &= From(wideFrom - start);
+                while (wideStarts != 0 && wide.Count < maxCount)
+                {
+                    var at = start + BitOperations.TrailingZeroCount(wideStarts);
+                    var characters = WideRunLength(data, at);
+                    wide.Add((at, characters));
+                    wideFrom = at + 2 * characters;
+                    wideStarts &= From(wideFrom - start);
+                }
+            }
             printable = nextPrintable;
             zero = nextZero;
-            if ((asciiStarts | wideStarts) == 0)
-            {
-                continue;
-            }
-
-            asciiStarts &= From(asciiFrom - start);
-            while (asciiStarts != 0)
-            {
-                var at = start + BitOperations.TrailingZeroCount(asciiStarts);
-                var end = AsciiRunEnd(data, at);
-                strings.Add(Encoding.Latin1.GetString(data[at..Math.Min(end, at + maxLength)]));
-                if (strings.Count == maxCount)
-                {
-                    return strings;
-                }
-                // The byte at end is not printable: the next run starts after it.
-                asciiFrom = end + 1;
-                asciiStarts &= From(asciiFrom - start);
-            }
-
-            wideStarts &= From(wideFrom - start);
-            while (wideStarts != 0 && wide.Count < maxCount)
-            {
-                var at = start + BitOperations.TrailingZeroCount(wideStarts);
-                var characters = WideRunLength(data, at);
-                wide.Add((at, characters));
-                wideFrom = at + 2 * characters;
-                wideStarts &= From(wideFrom - start);
-            }
         }
 
         foreach (var (at, characters) in wide)
         {
-            if (strings.Count == maxCount)
+            if (count++ == maxCount)
             {
                 break;
             }
-            var units = MemoryMarshal.Cast<byte, char>(
-                data.Slice(at, 2 * Math.Min(characters, maxLength))
+            sink.Wide(
+                MemoryMarshal.Cast<byte, char>(data.Slice(at, 2 * Math.Min(characters, maxLength)))
             );
-            strings.Add(new string(units));
         }
-        return strings;
     }
 
     /// <summary>
     /// Bit i set when bits i, i+step, ..., i+5*step of the 128-bit value (<paramref name="high"/>:<paramref name="low"/>) are all set.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong RunsOfSix(ulong low, ulong high, int step)
     {
         var runs = low;
@@ -119,17 +198,35 @@ public static class PrintableStrings
     }
 
     /// <summary>Bits at positions &gt;= <paramref name="offset"/> (all for negative, none past 63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong From(int offset) =>
         offset <= 0 ? ulong.MaxValue
         : offset >= Block ? 0
         : ulong.MaxValue << offset;
 
     /// <summary>One past the last printable byte of the run starting (with six) at <paramref name="at"/>.</summary>
-    private static int AsciiRunEnd(ReadOnlySpan<byte> data, int at)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AsciiRunEnd(
+        ReadOnlySpan<byte> data,
+        int at,
+        int start,
+        ulong printable,
+        ulong nextPrintable
+    )
     {
-        var rest = data[(at + MinimumLength)..];
+        // Most runs end within the two blocks whose masks are at hand.
+        var stops = ~printable & From(at - start);
+        if (stops != 0)
+        {
+            return start + BitOperations.TrailingZeroCount(stops);
+        }
+        if (~nextPrintable != 0)
+        {
+            return start + Block + BitOperations.TrailingZeroCount(~nextPrintable);
+        }
+        var rest = data[(start + 2 * Block)..];
         var end = rest.IndexOfAnyExceptInRange(Lowest, Highest);
-        return at + MinimumLength + (end < 0 ? rest.Length : end);
+        return start + 2 * Block + (end < 0 ? rest.Length : end);
     }
 
     /// <summary>Characters in the printable/zero pair chain starting (with six) at <paramref name="at"/>.</summary>
@@ -142,6 +239,7 @@ public static class PrintableStrings
         return MinimumLength + (end < 0 ? rest.Length : end);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ReadOnlySpan<byte> BlockAt(ReadOnlySpan<byte> data, int start, Span<byte> tail)
     {
         if (start + Block <= data.Length)
@@ -157,6 +255,7 @@ public static class PrintableStrings
     }
 
     /// <summary>Bit i of each mask: byte i is printable / is zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (ulong Printable, ulong Zero) Masks(ReadOnlySpan<byte> block)
     {
         var low = Vector256.Create(block);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Microkernel.Plugins.Strings.Tests;
@@ -51,6 +53,34 @@ public sealed partial class PrintableStringsDifferentialTests
         var cap = random.Next(0, 30);
         var cut = random.Next(1, 20);
         Assert.Equal(Reference(data, cap, cut), PrintableStrings.Extract(data, cap, cut));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void The_json_writer_gives_the_bytes_the_host_writes_for_the_list(int seed)
+    {
+        var random = new Random(seed);
+        var data = Generate(random, random.Next(0, 5000));
+        var cap = seed % 2 == 0 ? int.MaxValue : random.Next(0, 30);
+
+        // What the host's serialiser does with a list of strings: WriteStringValue per item.
+        var expected = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(expected))
+        {
+            writer.WriteStartArray();
+            foreach (var s in PrintableStrings.Extract(data, cap, 1024))
+            {
+                writer.WriteStringValue(s);
+            }
+            writer.WriteEndArray();
+        }
+        var actual = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(actual))
+        {
+            PrintableStrings.WriteJson(data, cap, 1024, writer);
+        }
+
+        Assert.Equal(expected.WrittenSpan.ToArray(), actual.WrittenSpan.ToArray());
     }
 
     [Fact]
