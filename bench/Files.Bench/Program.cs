@@ -174,11 +174,13 @@ static void BenchTarget(int sizeMiB, bool eachDigest)
             output.Write(block);
         }
     }
-    // Warm the page cache so both runs measure hashing, not the disk.
+    // Warm the page cache so both runs measure hashing, not the disk. The machine is shared, so
+    // each side is run three times and the best run counts (the median is printed too).
     RunSha512Sum(path);
-    var reference = RunSha512Sum(path);
+    var references = Enumerable.Range(0, 3).Select(_ => RunSha512Sum(path)).ToList();
+    var reference = (Wall: references.Min(r => r.Wall), Cpu: references.Min(r => r.Cpu));
     Console.WriteLine(
-        $"sha512sum alone: {reference.Wall.TotalSeconds:F2} s wall, {reference.Cpu.TotalSeconds:F2} CPU-s"
+        $"sha512sum alone: best {reference.Wall.TotalSeconds:F2} s wall, {reference.Cpu.TotalSeconds:F2} CPU-s (median {Median(references.Select(r => r.Wall.TotalSeconds)):F2} s wall)"
     );
     if (eachDigest)
     {
@@ -186,13 +188,20 @@ static void BenchTarget(int sizeMiB, bool eachDigest)
     }
     var before = PeakMiB();
     using var describer = new FileDescriber();
-    var cpu = CpuTime();
-    var watch = Stopwatch.StartNew();
-    var info = describer.Describe(path);
-    watch.Stop();
-    var cpuSeconds = (CpuTime() - cpu).TotalSeconds;
+    var runs = new List<(TimeSpan Wall, double Cpu)>();
+    Dictionary<string, object?> info = [];
+    for (var run = 0; run < 3; run++)
+    {
+        var cpu = CpuTime();
+        var watch = Stopwatch.StartNew();
+        info = describer.Describe(path);
+        watch.Stop();
+        runs.Add((watch.Elapsed, (CpuTime() - cpu).TotalSeconds));
+    }
+    var wall = runs.Min(r => r.Wall);
+    var cpuSeconds = runs.Min(r => r.Cpu);
     Console.WriteLine(
-        $"target: {sizeMiB} MiB, all hashes + ssdeep + type + urls {watch.Elapsed.TotalSeconds:F2} s wall ({sizeMiB / watch.Elapsed.TotalSeconds:F0} MiB/s), {cpuSeconds:F2} CPU-s on {Environment.ProcessorCount} cores; ratio to sha512sum {watch.Elapsed / reference.Wall:F2} wall (target <= 1.5), {cpuSeconds / reference.Cpu.TotalSeconds:F2} CPU; peak working set {PeakMiB()} MiB (before {before} MiB; target < 64 MiB added); ssdeep {info["ssdeep"]}"
+        $"target: {sizeMiB} MiB, all hashes + ssdeep + type + urls: best {wall.TotalSeconds:F2} s wall ({sizeMiB / wall.TotalSeconds:F0} MiB/s; median {Median(runs.Select(r => r.Wall.TotalSeconds)):F2} s), {cpuSeconds:F2} CPU-s on {Environment.ProcessorCount} cores; ratio to sha512sum {wall / reference.Wall:F2} wall (target <= 1.5), {cpuSeconds / reference.Cpu.TotalSeconds:F2} CPU; peak working set {PeakMiB()} MiB (before {before} MiB; target < 64 MiB added); ssdeep {info["ssdeep"]}"
     );
     File.Delete(path);
 }
@@ -288,6 +297,12 @@ static (TimeSpan Wall, TimeSpan Cpu) RunSha512Sum(string path)
         double.Parse(times[0], System.Globalization.CultureInfo.InvariantCulture)
         + double.Parse(times[1], System.Globalization.CultureInfo.InvariantCulture);
     return (watch.Elapsed, TimeSpan.FromSeconds(cpu));
+}
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToList();
+    return sorted[sorted.Count / 2];
 }
 
 static TimeSpan CpuTime()

@@ -18,11 +18,13 @@ namespace Microkernel.Plugins.FileDescription.Hashing;
 /// </remarks>
 internal static class OnePass
 {
-    /// <summary>Bytes per read.</summary>
-    public const int ChunkSize = 1024 * 1024;
-
     /// <summary>Free bytes before each chunk in its buffer (for <see cref="UrlScanner"/>).</summary>
     public const int Gap = UrlScanner.Gap;
+
+    /// <summary>Bytes per read: gap and chunk fill a 1 MiB buffer, a size the shared pool keeps.</summary>
+    public const int ChunkSize = BufferSize - Gap;
+
+    private const int BufferSize = 1024 * 1024;
 
     private const int Slots = 8;
 
@@ -52,7 +54,7 @@ internal static class OnePass
         CancellationToken cancellationToken
     )
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Gap + ChunkSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             long size = 0;
@@ -103,7 +105,7 @@ internal static class OnePass
         {
             for (var slot = 0; slot < Slots; slot++)
             {
-                _buffers[slot] = ArrayPool<byte>.Shared.Rent(Gap + ChunkSize);
+                _buffers[slot] = ArrayPool<byte>.Shared.Rent(BufferSize);
             }
             var threads = new Thread[workers];
             for (var i = 0; i < threads.Length; i++)

@@ -22,11 +22,14 @@ namespace Microkernel.Plugins.FileDescription.Hashing;
 /// </para>
 /// <list type="bullet">
 /// <item>The rolling hash at a byte depends only on the last seven bytes, so it is computed for
-/// many positions at once with vector instructions, and only positions where it can trigger (for
-/// the smallest tracked block size) are visited one by one.</item>
+/// many positions at once with vector instructions (for large block sizes only its low byte, which
+/// rules out all but a few positions), and only positions where it triggers are visited.</item>
 /// <item>A sum hash is 6 bits, so all of them (each block size's piece hash and half hash, and the
-/// last hash) fit in one 64-byte vector; with AVX-512 VBMI one byte permute per input byte steps
-/// all 64 through the hash's table at once. Without it, a scalar loop steps the tracked ones.</item>
+/// last hash) fit in one 64-byte vector, and the hash's step for a byte is a map from 64 states
+/// to 64 states, itself a 64-byte vector. With AVX-512 VBMI a byte permute applies a map to all
+/// 64 hashes, or composes two maps; with maps for byte pairs precomputed, eight bytes cost four
+/// permutes, only one of them on the state's dependency chain. Without VBMI, a scalar loop steps
+/// the tracked hashes as libfuzzy does.</item>
 /// </list>
 /// <para>
 /// The bookkeeping (block size forks and reductions, digest truncation, the final digest with its
@@ -85,7 +88,7 @@ public sealed class Ssdeep
         _sums.AsSpan().Fill(HashInit);
     }
 
-    /// <summary>Whether the one-permute-per-byte path is in use on this machine.</summary>
+    /// <summary>Whether this machine steps the sum hashes with byte permutes (AVX-512 VBMI).</summary>
     public static bool IsVectorised => Avx512Vbmi.IsSupported;
 
     /// <summary>

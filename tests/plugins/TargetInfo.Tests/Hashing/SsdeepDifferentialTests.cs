@@ -64,14 +64,12 @@ public sealed class SsdeepDifferentialTests
     {
         var data = Generate(size, shape, seed: size * 31 + Array.IndexOf(Shapes, shape));
 
+        // Odd piece sizes move the stretch and read boundaries around; big inputs only need a few.
+        int[] pieces = size <= 100_000 ? [int.MaxValue, 4093, 7] : [int.MaxValue, 1 << 20];
         foreach (var announced in new[] { true, false })
         {
-            foreach (var piece in new[] { int.MaxValue, 1 << 20, 4093, 7 })
+            foreach (var piece in pieces)
             {
-                if (piece == 7 && size > 100_000)
-                {
-                    continue; // byte-sized pieces of megabytes only slow the test down
-                }
                 var expected = Reference(data, announced, piece);
                 foreach (var vectorised in new[] { true, false })
                 {
