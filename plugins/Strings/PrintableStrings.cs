@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
-using System.Text.Json;
 
 namespace Microkernel.Plugins.Strings;
 
@@ -43,21 +42,21 @@ public static class PrintableStrings
     }
 
     /// <summary>
-    /// The same strings written as one JSON array of strings, byte for byte what serialising
-    /// <see cref="Extract"/>'s list with the same writer gives, without a string object per hit.
+    /// The same strings written to <paramref name="output"/> as one JSON array, byte for byte what
+    /// the host's serialiser writes for <see cref="Extract"/>'s list, without a string object per hit.
     /// </summary>
     public static void WriteJson(
         ReadOnlySpan<byte> data,
         int maxCount,
         int maxLength,
-        Utf8JsonWriter writer
+        Stream output
     )
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        var sink = new JsonSink(writer);
-        writer.WriteStartArray();
+        ArgumentNullException.ThrowIfNull(output);
+        using var array = new JsonStringArray(output);
+        var sink = new JsonSink(array);
         Scan(data, maxCount, maxLength, ref sink);
-        writer.WriteEndArray();
+        array.Finish();
     }
 
     /// <summary>Receives the hits in output order; a struct so the calls inline.</summary>
@@ -79,31 +78,11 @@ public static class PrintableStrings
         public void Wide(ReadOnlySpan<char> text) => Strings.Add(new string(text));
     }
 
-    private readonly struct JsonSink(Utf8JsonWriter writer) : ISink
+    private readonly struct JsonSink(JsonStringArray array) : ISink
     {
-        // Hands pending output to the writer's stream in pieces, so memory stays flat.
-        private const int FlushAbove = 64 * 1024;
+        public void Ascii(ReadOnlySpan<byte> text) => array.Add(text);
 
-        public void Ascii(ReadOnlySpan<byte> text)
-        {
-            // ASCII is valid UTF-8, so the writer escapes these bytes exactly as it would the string.
-            writer.WriteStringValue(text);
-            FlushIfFull();
-        }
-
-        public void Wide(ReadOnlySpan<char> text)
-        {
-            writer.WriteStringValue(text);
-            FlushIfFull();
-        }
-
-        private void FlushIfFull()
-        {
-            if (writer.BytesPending > FlushAbove)
-            {
-                writer.Flush();
-            }
-        }
+        public void Wide(ReadOnlySpan<char> text) => array.Add(text);
     }
 
     // Runs once per sample, so tiered compilation would leave the loop in its unoptimised or
@@ -147,7 +126,7 @@ public static class PrintableStrings
                 {
                     var at = start + BitOperations.TrailingZeroCount(asciiStarts);
                     var end = AsciiRunEnd(data, at, start, printable, nextPrintable);
-                    sink.Ascii(data[at..Math.Min(end, at + maxLength)]);
+                    sink.Ascii(data.Slice(at, Math.Min(end - at, maxLength)));
                     if (++count == maxCount)
                     {
                         return;

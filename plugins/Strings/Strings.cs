@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microkernel.Contracts;
 
 namespace Microkernel.Plugins.Strings;
@@ -82,9 +81,8 @@ public sealed class Strings : Processing
                 bufferSize: 0
             )
         )
-        await using (var writer = new Utf8JsonWriter(output))
         {
-            PrintableStrings.WriteJson(data, maxCount, maxLength, writer);
+            PrintableStrings.WriteJson(data, maxCount, maxLength, output);
         }
         return JsonSection.FromFile(sectionPath);
     }

@@ -60,7 +60,11 @@ public sealed partial class PrintableStringsDifferentialTests
     public void The_json_writer_gives_the_bytes_the_host_writes_for_the_list(int seed)
     {
         var random = new Random(seed);
-        var data = Generate(random, random.Next(0, 5000));
+        // Long enough for the writer's buffer to fill and flush a few times.
+        var data = Generate(
+            random,
+            seed % 5 == 0 ? random.Next(200_000, 400_000) : random.Next(0, 5000)
+        );
         var cap = seed % 2 == 0 ? int.MaxValue : random.Next(0, 30);
 
         // What the host's serialiser does with a list of strings: WriteStringValue per item.
@@ -74,13 +78,45 @@ public sealed partial class PrintableStringsDifferentialTests
             }
             writer.WriteEndArray();
         }
-        var actual = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(actual))
-        {
-            PrintableStrings.WriteJson(data, cap, 1024, writer);
-        }
+        var actual = new MemoryStream();
+        PrintableStrings.WriteJson(data, cap, 1024, actual);
 
-        Assert.Equal(expected.WrittenSpan.ToArray(), actual.WrittenSpan.ToArray());
+        Assert.Equal(
+            Encoding.UTF8.GetString(expected.WrittenSpan),
+            Encoding.UTF8.GetString(actual.ToArray())
+        );
+    }
+
+    [Fact]
+    public void Strings_longer_than_the_writers_buffer_are_written_whole()
+    {
+        var random = new Random(3);
+        var run = new byte[150_000];
+        for (var i = 0; i < run.Length; i++)
+        {
+            run[i] = (byte)random.Next(0x1f, 0x7f);
+        }
+        var plain = Encoding.ASCII.GetBytes(new string('x', 100_000));
+        var data = run.Concat(new byte[] { 0 })
+            .Concat(plain)
+            .Concat(new byte[] { 1 })
+            .Concat(Encoding.Unicode.GetBytes(Encoding.ASCII.GetString(run[..70_000])))
+            .ToArray();
+
+        var expected = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(expected))
+        {
+            writer.WriteStartArray();
+            foreach (var s in PrintableStrings.Extract(data, int.MaxValue, int.MaxValue))
+            {
+                writer.WriteStringValue(s);
+            }
+            writer.WriteEndArray();
+        }
+        var actual = new MemoryStream();
+        PrintableStrings.WriteJson(data, int.MaxValue, int.MaxValue, actual);
+
+        Assert.Equal(expected.WrittenSpan.ToArray(), actual.ToArray());
     }
 
     [Fact]
