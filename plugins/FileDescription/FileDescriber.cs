@@ -41,9 +41,10 @@ public sealed class FileDescriber : IDisposable
         CancellationToken cancellationToken = default
     )
     {
-        var hashes = FileHashes.Compute(path, cancellationToken, WarnSsdeepOnce);
-        var urls =
-            hashes.Size == 0 ? [] : UrlExtractor.Extract(path, _urlSafelist, cancellationToken);
+        // URLs are found in the same read as the hashes.
+        var scanner = new UrlScanner(_urlSafelist);
+        var hashes = FileHashes.Compute(path, cancellationToken, WarnSsdeepOnce, scanner);
+        var urls = scanner.Finish();
         return new Dictionary<string, object?>
         {
             ["name"] = name ?? Path.GetFileName(path),

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 
@@ -7,8 +10,16 @@ namespace Microkernel.Plugins.Strings;
 /// Cuckoo 2.0's strings rule without its regexes: ASCII <c>[\x1f-\x7e]{6,}</c> over the whole
 /// buffer, then UTF-16LE <c>(?:[\x1f-\x7e]\x00){6,}</c> over the whole buffer (so wide hits may
 /// start at odd offsets), ASCII first, the count cap applied after concatenation, each string cut
-/// afterwards. Both passes work on 64-byte bit masks, which keeps them above 1 GB/s.
+/// afterwards.
 /// </summary>
+/// <remarks>
+/// One pass finds both kinds: each 64-byte block becomes two bit masks (printable, zero), and
+/// shifted ANDs of them mark the positions where six printable bytes, or six printable/zero pairs,
+/// begin. Binary data almost never has such a position, so most blocks cost a few vector compares
+/// and no branch per byte; where one is found, the end of the run is a vectorised span search.
+/// Wide hits are only remembered (offset, length) and turned into strings after the ASCII ones,
+/// which keeps Cuckoo's "all ASCII, then all wide" order without a second pass.
+/// </remarks>
 public static class PrintableStrings
 {
     /// <summary>Shortest run Cuckoo reports.</summary>
@@ -16,115 +27,198 @@ public static class PrintableStrings
 
     private const byte Lowest = 0x1f;
     private const byte Highest = 0x7e;
+    private const int Block = 64;
+
+    // The last block is padded with 0x01, which is neither printable nor zero, so padding never
+    // extends or creates a hit.
+    private const byte Padding = 0x01;
 
     /// <summary>The strings of <paramref name="data"/>, at most <paramref name="maxCount"/>, each at most <paramref name="maxLength"/> characters.</summary>
     public static List<string> Extract(ReadOnlySpan<byte> data, int maxCount, int maxLength)
     {
+        var sink = new ListSink(new List<string>());
+        Scan(data, maxCount, maxLength, ref sink);
+        return sink.Strings;
+    }
+
+    /// <summary>
+    /// The same strings written to <paramref name="output"/> as one JSON array, byte for byte what
+    /// the host's serialiser writes for <see cref="Extract"/>'s list, without a string object per hit.
+    /// </summary>
+    public static void WriteJson(
+        ReadOnlySpan<byte> data,
+        int maxCount,
+        int maxLength,
+        Stream output
+    )
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        using var array = new JsonStringArray(output);
+        var sink = new JsonSink(array);
+        Scan(data, maxCount, maxLength, ref sink);
+        array.Finish();
+    }
+
+    /// <summary>Receives the hits in output order; a struct so the calls inline.</summary>
+    private interface ISink
+    {
+        /// <summary>An ASCII hit, already cut.</summary>
+        void Ascii(ReadOnlySpan<byte> text);
+
+        /// <summary>A wide hit, already cut.</summary>
+        void Wide(ReadOnlySpan<char> text);
+    }
+
+    private readonly struct ListSink(List<string> strings) : ISink
+    {
+        public List<string> Strings { get; } = strings;
+
+        public void Ascii(ReadOnlySpan<byte> text) => Strings.Add(Encoding.Latin1.GetString(text));
+
+        public void Wide(ReadOnlySpan<char> text) => Strings.Add(new string(text));
+    }
+
+    private readonly struct JsonSink(JsonStringArray array) : ISink
+    {
+        public void Ascii(ReadOnlySpan<byte> text) => array.Add(text);
+
+        public void Wide(ReadOnlySpan<char> text) => array.Add(text);
+    }
+
+    // Runs once per sample, so tiered compilation would leave the loop in its unoptimised or
+    // on-stack-replaced form; compile it fully optimised at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scan<TSink>(
+        ReadOnlySpan<byte> data,
+        int maxCount,
+        int maxLength,
+        ref TSink sink
+    )
+        where TSink : struct, ISink
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCount);
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
-        var strings = new List<string>();
-        AddAscii(data, strings, maxCount, maxLength);
-        AddWide(data, strings, maxCount, maxLength);
-        return strings;
-    }
-
-    // Runs are found on 64-byte blocks turned into bit masks (bit i = byte i printable / zero),
-    // so the cost is per block plus per run edge, not per byte. The last block is padded with
-    // 0x01, which is neither printable nor zero, so padding never extends or creates a hit.
-    private const int Block = 64;
-    private const byte Padding = 0x01;
-
-    private static void AddAscii(
-        ReadOnlySpan<byte> data,
-        List<string> strings,
-        int maxCount,
-        int maxLength
-    )
-    {
-        Span<byte> tail = stackalloc byte[Block];
-        var runStart = -1;
-        var previous = 0UL; // bit 63 of the previous block's printable mask
-        for (var start = 0; start <= data.Length && strings.Count < maxCount; start += Block)
+        if (maxCount == 0)
         {
-            var printable = Printable(BlockAt(data, start, tail));
-            var shifted = (printable << 1) | previous;
-            previous = printable >> 63;
-            var edges = printable ^ shifted;
-            while (edges != 0)
+            return;
+        }
+        var count = 0;
+        // Wide hits found while ASCII ones are still being collected; never more than maxCount.
+        var wide = new List<(int Start, int Characters)>();
+        Span<byte> tail = stackalloc byte[Block];
+
+        var asciiFrom = 0; // the ASCII regex resumes here (one past the end of its last hit)
+        var wideFrom = 0; // the same for the wide regex
+        var (printable, zero) = Masks(BlockAt(data, 0, tail));
+        for (var start = 0; start < data.Length; start += Block)
+        {
+            // Six-byte runs need five bytes of the next block, six pairs need eleven.
+            var (nextPrintable, nextZero) = Masks(BlockAt(data, start + Block, tail));
+            var asciiStarts = RunsOfSix(printable, nextPrintable, 1);
+            var pairs = printable & ((zero >> 1) | (nextZero << 63));
+            // Bit 63 of nextPairs would need the block after next, but only bits 0..9 are used.
+            var nextPairs = nextPrintable & (nextZero >> 1);
+            var wideStarts = wide.Count < maxCount ? RunsOfSix(pairs, nextPairs, 2) : 0;
+            if ((asciiStarts | wideStarts) != 0)
             {
-                var bit = System.Numerics.BitOperations.TrailingZeroCount(edges);
-                edges &= edges - 1;
-                var position = start + bit;
-                if ((printable >> bit & 1) != 0)
+                asciiStarts &= From(asciiFrom - start);
+                while (asciiStarts != 0)
                 {
-                    runStart = position;
-                }
-                else
-                {
-                    var end = Math.Min(position, data.Length);
-                    if (end - runStart >= MinimumLength && strings.Count < maxCount)
+                    var at = start + BitOperations.TrailingZeroCount(asciiStarts);
+                    var end = AsciiRunEnd(data, at, start, printable, nextPrintable);
+                    sink.Ascii(data.Slice(at, Math.Min(end - at, maxLength)));
+                    if (++count == maxCount)
                     {
-                        strings.Add(
-                            Encoding.ASCII.GetString(
-                                data[runStart..Math.Min(end, runStart + maxLength)]
-                            )
-                        );
+                        return;
                     }
+                    // The byte at end is not printable: the next run starts after it.
+                    asciiFrom = end + 1;
+                    asciiStarts &= From(asciiFrom - start);
+                }
+
+                wideStarts &= From(wideFrom - start);
+                while (wideStarts != 0 && wide.Count < maxCount)
+                {
+                    var at = start + BitOperations.TrailingZeroCount(wideStarts);
+                    var characters = WideRunLength(data, at);
+                    wide.Add((at, characters));
+                    wideFrom = at + 2 * characters;
+                    wideStarts &= From(wideFrom - start);
                 }
             }
+            printable = nextPrintable;
+            zero = nextZero;
+        }
+
+        foreach (var (at, characters) in wide)
+        {
+            if (count++ == maxCount)
+            {
+                break;
+            }
+            sink.Wide(
+                MemoryMarshal.Cast<byte, char>(data.Slice(at, 2 * Math.Min(characters, maxLength)))
+            );
         }
     }
 
-    private static void AddWide(
-        ReadOnlySpan<byte> data,
-        List<string> strings,
-        int maxCount,
-        int maxLength
-    )
+    /// <summary>
+    /// Bit i set when bits i, i+step, ..., i+5*step of the 128-bit value (<paramref name="high"/>:<paramref name="low"/>) are all set.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong RunsOfSix(ulong low, ulong high, int step)
     {
-        // A pair starts at i when byte i is printable and byte i+1 is zero. A wide string is a
-        // chain of pair starts two bytes apart; chains of the two parities never overlap (inside
-        // a chain every other byte is zero, which is not printable), so edges in position order
-        // give hits in the regex's order.
-        Span<byte> tail = stackalloc byte[Block];
-        Span<int> runStart = [-1, -1];
-        var previous = 0UL; // bits 62 and 63 of the previous block's pair-start mask
-        Span<char> buffer = stackalloc char[256];
-        for (var start = 0; start <= data.Length && strings.Count < maxCount; start += Block)
+        var runs = low;
+        for (var k = step; k < MinimumLength * step; k += step)
         {
-            var block = BlockAt(data, start, tail);
-            var nextByte = start + Block < data.Length ? data[start + Block] : Padding;
-            var zeros = Zero(block) >> 1 | (nextByte == 0 ? 1UL << 63 : 0);
-            var pairs = Printable(block) & zeros;
-            var shifted = (pairs << 2) | previous;
-            previous = pairs >> 62;
-            var edges = pairs ^ shifted;
-            while (edges != 0)
-            {
-                var bit = System.Numerics.BitOperations.TrailingZeroCount(edges);
-                edges &= edges - 1;
-                var position = start + bit;
-                var parity = bit & 1;
-                if ((pairs >> bit & 1) != 0)
-                {
-                    runStart[parity] = position;
-                    continue;
-                }
-                var characters = (position - runStart[parity]) / 2;
-                if (characters >= MinimumLength && strings.Count < maxCount)
-                {
-                    var kept = Math.Min(characters, maxLength);
-                    var chars = kept <= buffer.Length ? buffer[..kept] : new char[kept];
-                    for (var i = 0; i < kept; i++)
-                    {
-                        chars[i] = (char)data[runStart[parity] + 2 * i];
-                    }
-                    strings.Add(new string(chars));
-                }
-            }
+            runs &= (low >> k) | (high << (Block - k));
         }
+        return runs;
     }
 
+    /// <summary>Bits at positions &gt;= <paramref name="offset"/> (all for negative, none past 63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong From(int offset) =>
+        offset <= 0 ? ulong.MaxValue
+        : offset >= Block ? 0
+        : ulong.MaxValue << offset;
+
+    /// <summary>One past the last printable byte of the run starting (with six) at <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AsciiRunEnd(
+        ReadOnlySpan<byte> data,
+        int at,
+        int start,
+        ulong printable,
+        ulong nextPrintable
+    )
+    {
+        // Most runs end within the two blocks whose masks are at hand.
+        var stops = ~printable & From(at - start);
+        if (stops != 0)
+        {
+            return start + BitOperations.TrailingZeroCount(stops);
+        }
+        if (~nextPrintable != 0)
+        {
+            return start + Block + BitOperations.TrailingZeroCount(~nextPrintable);
+        }
+        var rest = data[(start + 2 * Block)..];
+        var end = rest.IndexOfAnyExceptInRange(Lowest, Highest);
+        return start + 2 * Block + (end < 0 ? rest.Length : end);
+    }
+
+    /// <summary>Characters in the printable/zero pair chain starting (with six) at <paramref name="at"/>.</summary>
+    private static int WideRunLength(ReadOnlySpan<byte> data, int at)
+    {
+        // A little-endian 16-bit unit is in [0x1f, 0x7e] exactly when its low byte is printable
+        // and its high byte zero; a trailing odd byte is dropped by the cast, as it cannot pair.
+        var rest = MemoryMarshal.Cast<byte, ushort>(data[(at + 2 * MinimumLength)..]);
+        var end = rest.IndexOfAnyExceptInRange((ushort)Lowest, (ushort)Highest);
+        return MinimumLength + (end < 0 ? rest.Length : end);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ReadOnlySpan<byte> BlockAt(ReadOnlySpan<byte> data, int start, Span<byte> tail)
     {
         if (start + Block <= data.Length)
@@ -132,31 +226,28 @@ public static class PrintableStrings
             return data.Slice(start, Block);
         }
         tail.Fill(Padding);
-        data[start..].CopyTo(tail);
+        if (start < data.Length)
+        {
+            data[start..].CopyTo(tail);
+        }
         return tail;
     }
 
-    private static ulong Printable(ReadOnlySpan<byte> block)
+    /// <summary>Bit i of each mask: byte i is printable / is zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (ulong Printable, ulong Zero) Masks(ReadOnlySpan<byte> block)
     {
         var low = Vector256.Create(block);
         var high = Vector256.Create(block[32..]);
         var offset = Vector256.Create(Lowest);
         var limit = Vector256.Create((byte)(Highest - Lowest + 1));
-        var lowMask = Vector256.LessThan(low - offset, limit).ExtractMostSignificantBits();
-        var highMask = Vector256.LessThan(high - offset, limit).ExtractMostSignificantBits();
-        return lowMask | (ulong)highMask << 32;
+        var printable =
+            Vector256.LessThan(low - offset, limit).ExtractMostSignificantBits()
+            | (ulong)Vector256.LessThan(high - offset, limit).ExtractMostSignificantBits() << 32;
+        var zero =
+            Vector256.Equals(low, Vector256<byte>.Zero).ExtractMostSignificantBits()
+            | (ulong)Vector256.Equals(high, Vector256<byte>.Zero).ExtractMostSignificantBits()
+                << 32;
+        return (printable, zero);
     }
-
-    private static ulong Zero(ReadOnlySpan<byte> block)
-    {
-        var lowMask = Vector256
-            .Equals(Vector256.Create(block), Vector256<byte>.Zero)
-            .ExtractMostSignificantBits();
-        var highMask = Vector256
-            .Equals(Vector256.Create(block[32..]), Vector256<byte>.Zero)
-            .ExtractMostSignificantBits();
-        return lowMask | (ulong)highMask << 32;
-    }
-
-    private static bool IsPrintable(byte value) => value is >= Lowest and <= Highest;
 }

@@ -50,8 +50,9 @@ public sealed class Strings : Processing
                 bufferSize: 0,
                 FileOptions.SequentialScan
             );
-            // Sized by what is really there, never by a claimed length.
-            data = new byte[(int)Math.Min(maxSize, stream.Length)];
+            // Sized by what is really there, never by a claimed length; every byte is overwritten
+            // or cut off by the resize below, so zeroing it first would be wasted work.
+            data = GC.AllocateUninitializedArray<byte>((int)Math.Min(maxSize, stream.Length));
             var read = await stream.ReadAtLeastAsync(
                 data,
                 data.Length,
@@ -67,6 +68,22 @@ public sealed class Strings : Processing
         {
             throw new ProcessingException($"Cannot read the sample {FilePath}: {e.Message}", e);
         }
-        return PrintableStrings.Extract(data, maxCount, maxLength);
+        // Written straight to the section file: a list of strings would cost one object per hit
+        // (most of the time on text-heavy samples when the count cap is raised), and the host
+        // takes the file over without copying it.
+        var sectionPath = Path.Combine(Context.ScratchPath, "strings.json");
+        await using (
+            var output = new FileStream(
+                sectionPath,
+                FileMode.Create,
+                FileAccess.Write,
+                FileShare.None,
+                bufferSize: 0
+            )
+        )
+        {
+            PrintableStrings.WriteJson(data, maxCount, maxLength, output);
+        }
+        return JsonSection.FromFile(sectionPath);
     }
 }

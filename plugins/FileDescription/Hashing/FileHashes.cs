@@ -1,8 +1,7 @@
-using System.Buffers;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Security.Cryptography;
-using Microkernel.Plugins.FileDescription.Native;
+using Microkernel.Plugins.FileDescription.Urls;
 
 namespace Microkernel.Plugins.FileDescription.Hashing;
 
@@ -13,7 +12,7 @@ namespace Microkernel.Plugins.FileDescription.Hashing;
 /// <param name="Sha1">Lower-case hex.</param>
 /// <param name="Sha256">Lower-case hex.</param>
 /// <param name="Sha512">Lower-case hex.</param>
-/// <param name="Ssdeep">libfuzzy digest, null when libfuzzy is unavailable (as Cuckoo without pydeep).</param>
+/// <param name="Ssdeep">The ssdeep digest; null when libfuzzy would fail too (the file changed size while being read, or is beyond ssdeep's limit).</param>
 public sealed record FileHashes(
     long Size,
     string Crc32,
@@ -24,18 +23,15 @@ public sealed record FileHashes(
     string? Ssdeep
 )
 {
-    /// <summary>Chunk size: big enough to amortise the per-chunk fan-out, small enough for a flat memory profile.</summary>
-    public const int ChunkSize = 4 * 1024 * 1024;
+    /// <summary>Bytes per read; inputs up to this size are hashed on the calling thread alone.</summary>
+    public const int ChunkSize = OnePass.ChunkSize;
 
-    /// <summary>
-    /// Hashes <paramref name="path"/> in one sequential read. Each chunk is fed to the six
-    /// digests in parallel while the next chunk is read, so wall time approaches the slowest
-    /// digest (SHA-512) instead of the sum of all six. Memory: two chunk buffers.
-    /// </summary>
+    /// <summary>Hashes <paramref name="path"/> in one sequential read (see <see cref="Compute(Stream, long?, CancellationToken, Action{string}, UrlScanner)"/>).</summary>
     public static FileHashes Compute(
         string path,
         CancellationToken cancellationToken = default,
-        Action<string>? warn = null
+        Action<string>? warn = null,
+        UrlScanner? urls = null
     )
     {
         using var stream = new FileStream(
@@ -55,15 +51,20 @@ public sealed record FileHashes(
         {
             length = -1;
         }
-        return Compute(stream, length >= 0 ? length : null, cancellationToken, warn);
+        return Compute(stream, length >= 0 ? length : null, cancellationToken, warn, urls);
     }
 
-    /// <summary>Hashes a stream from its current position to its end.</summary>
+    /// <summary>
+    /// Hashes a stream from its current position to its end in one read, optionally feeding the
+    /// same chunks to a URL scanner. The digests run side by side on the machine's cores (see
+    /// <see cref="OnePass"/>), so wall time approaches the total work divided by the cores.
+    /// </summary>
     public static FileHashes Compute(
         Stream stream,
         long? expectedLength,
         CancellationToken cancellationToken = default,
-        Action<string>? warn = null
+        Action<string>? warn = null,
+        UrlScanner? urls = null
     )
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -72,51 +73,37 @@ public sealed record FileHashes(
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
         var crc = new Crc32();
-        using var fuzzy = FuzzyHash.TryCreate(expectedLength, out var fuzzyFailure);
-        if (fuzzy is null)
+        var fuzzy = new Ssdeep();
+        if (expectedLength is { } length && length >= 0)
         {
-            warn?.Invoke($"ssdeep unavailable: {fuzzyFailure}");
+            // As the ssdeep tool does; a length beyond ssdeep's limit is ignored, as by libfuzzy.
+            fuzzy.SetTotalLength((ulong)length);
         }
 
-        var current = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        var next = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        long size = 0;
-        try
+        // Slowest first: with more digests than cores, a core that finds several ready starts
+        // with the one most likely to hold everything up.
+        var lanes = new List<OnePass.Lane>
         {
-            var read = ReadFull(stream, current);
-            while (read > 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var chunk = current;
-                var count = read;
-                // Read ahead on this thread while the workers digest the current chunk.
-                var nextRead = 0;
-                Parallel.Invoke(
-                    () => sha512.AppendData(chunk, 0, count),
-                    () => md5.AppendData(chunk, 0, count),
-                    () =>
-                    {
-                        sha1.AppendData(chunk, 0, count);
-                        crc.Append(chunk.AsSpan(0, count));
-                    },
-                    () =>
-                    {
-                        sha256.AppendData(chunk, 0, count);
-                        fuzzy?.Append(chunk.AsSpan(0, count));
-                    },
-                    () => nextRead = ReadFull(stream, next)
-                );
-                size += count;
-                (current, next) = (next, current);
-                read = nextRead;
-            }
-        }
-        finally
+            (buffer, count) => md5.AppendData(buffer, OnePass.Gap, count),
+            (buffer, count) => sha512.AppendData(buffer, OnePass.Gap, count),
+            (buffer, count) => fuzzy.Append(buffer.AsSpan(OnePass.Gap, count)),
+            (buffer, count) => sha256.AppendData(buffer, OnePass.Gap, count),
+            (buffer, count) => sha1.AppendData(buffer, OnePass.Gap, count),
+            (buffer, count) => crc.Append(buffer.AsSpan(OnePass.Gap, count)),
+        };
+        if (urls is not null)
         {
-            ArrayPool<byte>.Shared.Return(current);
-            ArrayPool<byte>.Shared.Return(next);
+            lanes.Add(urls.Append);
         }
+        var size = OnePass.Run(stream, expectedLength, lanes, cancellationToken);
 
+        var ssdeep = fuzzy.Digest();
+        if (ssdeep is null)
+        {
+            warn?.Invoke(
+                $"ssdeep unavailable: {size} bytes read where {expectedLength} were expected, or beyond ssdeep's {Hashing.Ssdeep.MaxTotalSize} bytes"
+            );
+        }
         return new FileHashes(
             size,
             crc.GetCurrentHashAsUInt32().ToString("X8", CultureInfo.InvariantCulture),
@@ -124,22 +111,7 @@ public sealed record FileHashes(
             Convert.ToHexStringLower(sha1.GetHashAndReset()),
             Convert.ToHexStringLower(sha256.GetHashAndReset()),
             Convert.ToHexStringLower(sha512.GetHashAndReset()),
-            fuzzy?.Digest()
+            ssdeep
         );
-    }
-
-    private static int ReadFull(Stream stream, byte[] buffer)
-    {
-        var total = 0;
-        while (total < ChunkSize)
-        {
-            var read = stream.Read(buffer, total, ChunkSize - total);
-            if (read == 0)
-            {
-                break;
-            }
-            total += read;
-        }
-        return total;
     }
 }

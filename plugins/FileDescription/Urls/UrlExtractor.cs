@@ -59,38 +59,34 @@ public static partial class UrlExtractor
     )
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var urls = new List<string>();
-        // The window keeps the unfinished tail of the previous chunk (a URL crossing the boundary).
-        var window = ArrayPool<byte>.Shared.Rent(ChunkSize + MaxUrlLength + 8);
+        var scanner = new UrlScanner(safelist);
+        var buffer = ArrayPool<byte>.Shared.Rent(UrlScanner.Gap + ChunkSize);
         try
         {
-            var carried = 0;
-            var atEnd = false;
-            while (!atEnd)
+            int read;
+            while (
+                (
+                    read = stream.ReadAtLeast(
+                        buffer.AsSpan(UrlScanner.Gap, ChunkSize),
+                        ChunkSize,
+                        throwOnEndOfStream: false
+                    )
+                ) > 0
+            )
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var read = stream.ReadAtLeast(
-                    window.AsSpan(carried, ChunkSize),
-                    ChunkSize,
-                    throwOnEndOfStream: false
-                );
-                atEnd = read < ChunkSize;
-                var filled = carried + read;
-                var consumed = Scan(window.AsSpan(0, filled), atEnd, seen, urls, safelist);
-                carried = filled - consumed;
-                window.AsSpan(consumed, carried).CopyTo(window);
+                scanner.Append(buffer, read);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(window);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-        return urls;
+        return scanner.Finish();
     }
 
     /// <summary>Finds matches in <paramref name="data"/>; returns how many bytes are done with.</summary>
-    private static int Scan(
+    internal static int Scan(
         ReadOnlySpan<byte> data,
         bool atEnd,
         HashSet<string> seen,

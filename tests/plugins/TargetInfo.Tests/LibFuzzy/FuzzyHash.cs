@@ -1,9 +1,9 @@
 using System.Text;
 
-namespace Microkernel.Plugins.FileDescription.Native;
+namespace Microkernel.Plugins.TargetInfo.Tests.LibFuzzy;
 
 /// <summary>Streaming ssdeep (context-triggered piecewise hash) through libfuzzy.</summary>
-public sealed class FuzzyHash : IDisposable
+internal sealed class FuzzyHash : IDisposable
 {
     private IntPtr _state;
 

@@ -1,12 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Microkernel.Plugins.FileDescription.Native;
+namespace Microkernel.Plugins.TargetInfo.Tests.LibFuzzy;
 
 /// <summary>
-/// libfuzzy (Debian <c>libfuzzy2</c>, ssdeep 2.14.1), the library Cuckoo's <c>pydeep</c> wraps.
-/// No managed ssdeep implementation is served by the package registry here, and fuzzy-hash
-/// implementations differ in edge cases (see the fixtures README), so we bind the reference one.
-/// Its streaming API lets the one-pass hasher feed it chunk by chunk.
+/// libfuzzy (Debian <c>libfuzzy2</c>, ssdeep 2.14.1), the library Cuckoo's <c>pydeep</c> wraps:
+/// the reference the project's own ssdeep (FileDescription's <c>Hashing.Ssdeep</c>) is compared with.
 /// </summary>
 internal static partial class LibFuzzy
 {
