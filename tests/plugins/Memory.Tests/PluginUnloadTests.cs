@@ -32,15 +32,7 @@ public sealed class PluginUnloadTests
     [Fact(Timeout = 60_000)]
     public async Task Recorded_replies_unload_the_plugin_context()
     {
-        var scenario = new JsonObject();
-        foreach (var (plugin, file) in FakeVolatility.Recorded)
-        {
-            scenario[plugin] = new JsonObject
-            {
-                ["mode"] = "file",
-                ["path"] = Path.Combine(AppContext.BaseDirectory, "Recorded", file + ".json"),
-            };
-        }
+        var scenario = RecordedScenario();
 
         var result = await RunAsync(Only("pslist", "pstree", "dlllist", "netscan"), scenario);
 
@@ -81,8 +73,46 @@ public sealed class PluginUnloadTests
         AssertOneContextUnloaded(result);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_worker_process_gives_the_same_section_as_the_host()
+    {
+        var scenario = RecordedScenario();
+        var conf = Only("pslist", "pstree", "dlllist", "netscan");
+
+        var inProcess = await RunAsync(conf, scenario, ModuleIsolation.InProcess);
+        var isolated = await RunAsync(conf, scenario, ModuleIsolation.Process);
+
+        Assert.Equal("ok", isolated.Outcome);
+        Assert.True(
+            JsonNode.DeepEquals(
+                JsonNode.Parse(inProcess.Section.GetRawText()),
+                JsonNode.Parse(isolated.Section.GetRawText())
+            ),
+            "the memory section differs between in-process and process isolation"
+        );
+    }
+
+    /// <summary>FakeVol answers every recorded plugin with its recorded reply.</summary>
+    private static JsonObject RecordedScenario()
+    {
+        var scenario = new JsonObject();
+        foreach (var (plugin, file) in FakeVolatility.Recorded)
+        {
+            scenario[plugin] = new JsonObject
+            {
+                ["mode"] = "file",
+                ["path"] = Path.Combine(AppContext.BaseDirectory, "Recorded", file + ".json"),
+            };
+        }
+        return scenario;
+    }
+
     /// <summary>Runs the built plugin on an analysis whose memory.dmp is the FakeVol scenario; the kit fails the test if the context leaks.</summary>
-    private static async Task<ModuleTestResult> RunAsync(string memoryConf, JsonObject scenario)
+    private static async Task<ModuleTestResult> RunAsync(
+        string memoryConf,
+        JsonObject scenario,
+        ModuleIsolation isolation = ModuleIsolation.InProcess
+    )
     {
         using var analysis = TempDirectory.Create();
         await File.WriteAllTextAsync(
@@ -100,7 +130,7 @@ public sealed class PluginUnloadTests
             Path.Combine(host.ConfDirectory, "memory.conf"),
             $"[basic]\nvolatility = {FakeVolatility.Executable}\n{memoryConf}\n"
         );
-        return await host.RunAsync(analysis.Path);
+        return await host.RunAsync(analysis.Path, isolation: isolation);
     }
 
     private static void AssertOneContextUnloaded(ModuleTestResult result)

@@ -55,9 +55,36 @@ public sealed class PluginUnloadTests
         AssertOneContextUnloaded(result);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_worker_process_gives_the_same_section_as_the_host()
+    {
+        using var server = new FakeVirusTotalServer(
+            (_, _) => Reply.FromFile(200, ReplyPath("found.json"))
+        );
+
+        var inProcess = await RunAsync(server.BaseUrl, ModuleIsolation.InProcess);
+        var isolated = await RunAsync(server.BaseUrl, ModuleIsolation.Process);
+
+        Assert.Equal("ok", isolated.Outcome);
+        Assert.Equal(2, server.Requests.Count);
+        Assert.True(
+            System.Text.Json.Nodes.JsonNode.DeepEquals(
+                System.Text.Json.Nodes.JsonNode.Parse(inProcess.Section.GetRawText()),
+                System.Text.Json.Nodes.JsonNode.Parse(isolated.Section.GetRawText())
+            ),
+            "the virustotal section differs between in-process and process isolation"
+        );
+    }
+
     /// <summary>Runs the built plugin on a one-file analysis; the kit fails the test if the context leaks.</summary>
+    private static Task<ModuleTestResult> RunAsync(
+        string baseUrl,
+        params (string Key, string Value)[] extraOptions
+    ) => RunAsync(baseUrl, ModuleIsolation.InProcess, extraOptions);
+
     private static async Task<ModuleTestResult> RunAsync(
         string baseUrl,
+        ModuleIsolation isolation,
         params (string Key, string Value)[] extraOptions
     )
     {
@@ -88,7 +115,7 @@ public sealed class PluginUnloadTests
             Timeout = TimeSpan.FromSeconds(30),
             CancellationGrace = TimeSpan.FromSeconds(1),
         };
-        return await host.RunAsync(analysis.Path, options);
+        return await host.RunAsync(analysis.Path, options, isolation);
     }
 
     private static void AssertOneContextUnloaded(ModuleTestResult result)
