@@ -249,15 +249,22 @@ internal static class WorkerMain
 
         private void Unload(UnloadRequest request)
         {
-            using var activity = MicrokernelTelemetry.Source.StartActivity(
-                "worker.plugins.unload",
-                ActivityKind.Internal,
-                WorkerSpans.Parent(request.TraceParent)
-            );
-            var report = _session?.UnloadAndVerify(request.GcRounds) ?? UnloadReport.None;
-            _session = null;
-            activity?.SetTag("microkernel.plugins.contexts", report.Contexts);
-            activity?.SetTag("microkernel.plugins.leaked", report.Leaked.Count);
+            UnloadReport report;
+            // The span must be finished, and so sent, before the reply: the host closes the
+            // channel once it has the reply.
+            using (
+                var activity = MicrokernelTelemetry.Source.StartActivity(
+                    "worker.plugins.unload",
+                    ActivityKind.Internal,
+                    WorkerSpans.Parent(request.TraceParent)
+                )
+            )
+            {
+                report = _session?.UnloadAndVerify(request.GcRounds) ?? UnloadReport.None;
+                _session = null;
+                activity?.SetTag("microkernel.plugins.contexts", report.Contexts);
+                activity?.SetTag("microkernel.plugins.leaked", report.Leaked.Count);
+            }
             channel.Send(
                 new UnloadReply(
                     report.Contexts,
