@@ -1,7 +1,7 @@
 using Microkernel.Contracts;
 using Microkernel.Host.Configuration;
-using Microkernel.Host.Isolation;
 using Microkernel.Host.Plugins;
+using Microkernel.Host.Running;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -34,50 +34,32 @@ internal static class ModulesCommand
             $"{"plugin", -14} {"class", -20} {"key", -12} {"order", 5} {"enabled", -24} {"isolation", -11} {"section", -14} version"
         );
         // Third-party plugins are described by a worker: listing them must not run their code here.
-        var (inProcessFolders, isolatedPlugins, policyFailures, _) = IsolationPolicy.Partition(
-            PluginCatalog.Scan(pluginsPath),
-            conf,
-            includeDisabled: true,
-            logger
-        );
-        var session = InProcessPluginSession.Load(inProcessFolders, logger);
-        var isolated =
-            isolatedPlugins.Count > 0
-                ? await IsolatedPluginSession
-                    .LoadAsync(isolatedPlugins, loggerFactory, CancellationToken.None)
-                    .ConfigureAwait(false)
-                : null;
-        var modules = session
-            .Modules.Select(m => (Module: m, Isolation: "in-process"))
-            .Concat((isolated?.Modules ?? []).Select(m => (Module: m, Isolation: "process")))
-            .OrderBy(m => m.Module, ModuleDescriptor.RunOrder);
-        foreach (var (module, isolation) in modules)
+        var plugins = await PluginSet
+            .LoadAsync(
+                pluginsPath,
+                conf,
+                includeDisabled: true,
+                loggerFactory,
+                logger,
+                CancellationToken.None
+            )
+            .ConfigureAwait(false);
+        foreach (var (module, _, isolation) in plugins.Modules)
         {
             Console.WriteLine(
                 $"{module.Plugin, -14} {module.ClassName, -20} {module.Key, -12} {module.Order, 5} {Enabled(module, conf), -24} {isolation, -11} [{module.Section}]{new string(' ', Math.Max(1, 12 - module.Section.Length))} {module.Version}"
             );
         }
-        var failures = policyFailures
-            .Concat(session.Failures)
-            .Concat(isolated?.Failures ?? [])
-            .ToList();
-        foreach (var failure in failures)
+        foreach (var failure in plugins.Failures)
         {
             Console.WriteLine($"{failure.Plugin, -14} load error: {failure.Reason}");
         }
-        var unload = session.UnloadAndVerify(options.UnloadGcRounds);
-        if (isolated is not null)
-        {
-            unload = UnloadReport.Combine(
-                unload,
-                await isolated.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false)
-            );
-        }
+        var unload = await plugins.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false);
         Console.WriteLine();
         Console.WriteLine(
             $"{unload.Unloaded}/{unload.Contexts} plugin contexts unloaded after {unload.GcRounds} GC rounds"
         );
-        return failures.Count > 0 ? 1 : 0;
+        return plugins.Failures.Count > 0 ? 1 : 0;
     }
 
     private static string Enabled(ModuleDescriptor module, ConfFile? conf)

@@ -37,9 +37,6 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
 
     public IReadOnlyList<PluginLoadFailure> Failures => _failures;
 
-    /// <summary>Workers started during the run, replacements included.</summary>
-    public int WorkersStarted => _groups.Sum(g => g.Started);
-
     /// <summary>Starts the workers and has them describe their plugins; failures are collected, never thrown.</summary>
     public static async Task<IsolatedPluginSession> LoadAsync(
         IReadOnlyList<IsolatedPlugin> plugins,
@@ -59,10 +56,6 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         foreach (var (group, load) in groups.Zip(loads))
         {
             var reply = await load.ConfigureAwait(false);
-            if (reply is null)
-            {
-                continue;
-            }
             session._failures.AddRange(reply.Failures);
             foreach (var module in reply.Modules)
             {
@@ -73,8 +66,11 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         return session;
     }
 
-    /// <summary>Starts a worker for the group and loads its plugins; null (with failures recorded) when that fails.</summary>
-    private async Task<LoadReply?> StartAsync(
+    /// <summary>
+    /// Starts a worker for the group and loads its plugins. When that fails the reply holds no
+    /// modules, a failure per plugin, and the group has no worker.
+    /// </summary>
+    private async Task<LoadReply> StartAsync(
         WorkerGroup group,
         string? traceParent,
         CancellationToken cancellationToken
@@ -82,7 +78,6 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
     {
         try
         {
-            group.Started++;
             group.Worker = await WorkerProcess
                 .StartAsync(group.MemoryLimitMiB, _loggerFactory, cancellationToken)
                 .ConfigureAwait(false);
@@ -96,25 +91,21 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             _logger.LogError(ex, "A module worker could not be started");
-            lock (_failures)
-            {
-                foreach (var folder in group.Folders)
-                {
-                    _failures.Add(
-                        new PluginLoadFailure(
-                            folder.Name,
-                            $"its worker process could not be started: {ex.Message}"
-                        )
-                    );
-                }
-            }
             if (group.Worker is { } worker)
             {
                 group.Worker = null;
                 worker.Kill("it failed to load its plugins");
                 await worker.DisposeAsync().ConfigureAwait(false);
             }
-            return null;
+            return new LoadReply(
+                [],
+                group
+                    .Folders.Select(f => new PluginLoadFailure(
+                        f.Name,
+                        $"its worker process could not be started: {ex.Message}"
+                    ))
+                    .ToList()
+            );
         }
     }
 
@@ -129,11 +120,9 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         {
             await Retire(group).ConfigureAwait(false);
             // The replacement describes the same folders; only this module's run matters now.
-            if (
-                await StartAsync(group, WorkerSpans.CurrentTraceParent(), cancellationToken)
-                    .ConfigureAwait(false)
-                is null
-            )
+            await StartAsync(group, WorkerSpans.CurrentTraceParent(), cancellationToken)
+                .ConfigureAwait(false);
+            if (group.Worker is null)
             {
                 return new ModuleExecution(
                     ModuleOutcome.WorkerDied,
@@ -359,7 +348,5 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         public List<PluginFolder> Folders { get; } = folders;
 
         public WorkerProcess? Worker { get; set; }
-
-        public int Started { get; set; }
     }
 }

@@ -455,7 +455,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (IsAlive && _reader.IsCompleted is false && _process is { HasExited: false })
+        if (IsAlive)
         {
             Kill("the host is done with it");
         }

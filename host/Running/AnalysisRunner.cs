@@ -150,87 +150,47 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         CancellationToken cancellationToken
     )
     {
-        var (inProcessFolders, isolatedPlugins, policyFailures, notLoaded) =
-            IsolationPolicy.Partition(
-                PluginCatalog.Scan(options.ResolvePluginsPath()),
-                conf,
-                includeDisabled: false,
-                _logger
-            );
-        InProcessPluginSession session;
-        IsolatedPluginSession? isolated = null;
+        PluginSet plugins;
         using (var loading = MicrokernelTelemetry.Source.StartActivity("plugins.load"))
         {
-            // Worker start-up overlaps the in-process loading.
-            var isolatedLoad =
-                isolatedPlugins.Count > 0
-                    ? IsolatedPluginSession.LoadAsync(
-                        isolatedPlugins,
-                        loggerFactory,
-                        cancellationToken
-                    )
-                    : null;
-            session = InProcessPluginSession.Load(inProcessFolders, _logger);
-            if (isolatedLoad is not null)
-            {
-                isolated = await isolatedLoad.ConfigureAwait(false);
-            }
+            plugins = await PluginSet
+                .LoadAsync(
+                    options.ResolvePluginsPath(),
+                    conf,
+                    includeDisabled: false,
+                    loggerFactory,
+                    _logger,
+                    cancellationToken
+                )
+                .ConfigureAwait(false);
             loading?.SetTag(
                 "microkernel.plugins.modules",
-                session.Modules.Count + (isolated?.Modules.Count ?? 0)
+                plugins.Modules.Count(m => m.Executor is not null)
             );
-            loading?.SetTag(
-                "microkernel.plugins.failures",
-                session.Failures.Count + (isolated?.Failures.Count ?? 0) + policyFailures.Count
-            );
+            loading?.SetTag("microkernel.plugins.failures", plugins.Failures.Count);
         }
-        var failures = policyFailures
-            .Concat(session.Failures)
-            .Concat(isolated?.Failures ?? [])
-            .ToList();
         var unload = UnloadReport.None;
         try
         {
-            foreach (var failure in failures)
+            foreach (var failure in plugins.Failures)
             {
                 errors.Add($"Plugin {failure.Plugin} could not be loaded: {failure.Reason}");
             }
-            var inProcess = new InProcessModuleExecutor(session);
-            var modules = session
-                .Modules.Select(m =>
-                    (Module: m, Executor: (IModuleExecutor)inProcess, Isolation: "in-process")
-                )
-                .Concat(
-                    (isolated?.Modules ?? []).Select(m =>
-                        (Module: m, Executor: (IModuleExecutor)isolated!, Isolation: "process")
-                    )
-                )
-                .Concat(
-                    notLoaded.Select(f =>
-                        (
-                            Module: IsolationPolicy.NotLoaded(f),
-                            Executor: (IModuleExecutor)inProcess,
-                            Isolation: "process"
-                        )
-                    )
-                )
-                .OrderBy(m => m.Module, ModuleDescriptor.RunOrder)
-                .ToList();
             var processingOptions =
                 conf.GetSection("processing") ?? ModuleOptions.Empty("processing");
-            foreach (var (module, executor, isolation) in modules)
+            foreach (var (module, executor, isolation) in plugins.Modules)
             {
                 ModuleRunRecord record;
                 var skip = cancellationToken.IsCancellationRequested
                     ? "not started: the host is shutting down"
                     : SkipReason(module, conf, request);
-                if (skip is not null)
+                if (skip is not null || executor is null)
                 {
                     record = new ModuleRunRecord(
                         module,
                         ModuleOutcome.Skipped,
                         TimeSpan.Zero,
-                        skip,
+                        skip ?? "not loaded: its section is missing or disabled",
                         isolation
                     );
                 }
@@ -275,19 +235,12 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         finally
         {
             using var unloading = MicrokernelTelemetry.Source.StartActivity("plugins.unload");
-            unload = session.UnloadAndVerify(options.UnloadGcRounds);
-            if (isolated is not null)
-            {
-                unload = UnloadReport.Combine(
-                    unload,
-                    await isolated.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false)
-                );
-            }
+            unload = await plugins.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false);
             unloading?.SetTag("microkernel.plugins.contexts", unload.Contexts);
             unloading?.SetTag("microkernel.plugins.leaked", unload.Leaked.Count);
             unloading?.SetTag("microkernel.plugins.gc_rounds", unload.GcRounds);
         }
-        return (failures, unload);
+        return (plugins.Failures, unload);
     }
 
     private string? SkipReason(ModuleDescriptor module, ConfFile conf, AnalysisRequest request)

@@ -11,12 +11,6 @@ namespace Microkernel.Host.Tests;
 /// </summary>
 internal sealed class PluginLab : IDisposable
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private readonly TempDirectory _root = TempDirectory.Create();
 
     public PluginLab(params string[] fixtures)
@@ -43,13 +37,13 @@ internal sealed class PluginLab : IDisposable
     public string ReportPath => Path.Combine(AnalysisPath, "reports", "report.json");
 
     /// <summary>The host's build output (microkernel.dll, its worker apphost, the shipped plugins).</summary>
-    public static string HostBuild => RepoPaths.InRepo("host", "bin", Configuration, "net10.0");
+    public static string HostBuild => RepoPaths.BuildOutput("host");
 
     /// <summary>The shipped plugins as the build lays them out for the host.</summary>
     public static string HostPlugins => Path.Combine(HostBuild, "plugins");
 
     public static string FixtureOutput(string fixture) =>
-        RepoPaths.InRepo("tests", "FixturePlugins", fixture, "bin", Configuration, "net10.0");
+        RepoPaths.BuildOutput("tests", "FixturePlugins", fixture);
 
     public void AddFixture(string fixture, string? asName = null)
     {

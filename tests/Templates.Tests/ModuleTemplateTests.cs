@@ -16,12 +16,6 @@ namespace Microkernel.Templates.Tests;
 /// </summary>
 public sealed class ModuleTemplateTests(ITestOutputHelper output)
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(4);
 
     [Fact(Timeout = 300_000)]
@@ -43,7 +37,7 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
                     "pack",
                     RepoPaths.InRepo("contracts"),
                     "-c",
-                    Configuration,
+                    RepoPaths.Configuration,
                     "--no-build",
                     "--no-restore",
                     "-o",
@@ -57,7 +51,7 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
                     "pack",
                     RepoPaths.InRepo("testing", "Microkernel.Testing"),
                     "-c",
-                    Configuration,
+                    RepoPaths.Configuration,
                     "--no-build",
                     "--no-restore",
                     "-o",
@@ -151,7 +145,7 @@ public sealed class ModuleTemplateTests(ITestOutputHelper output)
             .Count();
 
         // 5. The host built by this solution processes the sample with it.
-        var host = RepoPaths.InRepo("host", "bin", Configuration, "net10.0", "microkernel.dll");
+        var host = Path.Combine(RepoPaths.BuildOutput("host"), "microkernel.dll");
         var reportPath = work.Combine("report.json");
         var result = await RunAsync(
             "dotnet",

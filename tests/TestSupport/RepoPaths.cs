@@ -32,6 +32,17 @@ public static class RepoPaths
     /// <summary>A file or folder of the repository.</summary>
     public static string InRepo(params string[] parts) => Path.Combine([Root, .. parts]);
 
+    /// <summary>The build configuration of the running tests, so they use the matching build outputs.</summary>
+#if DEBUG
+    public const string Configuration = "Debug";
+#else
+    public const string Configuration = "Release";
+#endif
+
+    /// <summary>The build output folder of the project in <paramref name="projectFolder"/> (e.g. <c>"plugins", "Memory"</c>), in this configuration.</summary>
+    public static string BuildOutput(params string[] projectFolder) =>
+        InRepo([.. projectFolder, "bin", Configuration, "net10.0"]);
+
     private static string FindRoot()
     {
         for (

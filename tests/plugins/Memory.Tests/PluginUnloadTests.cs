@@ -12,14 +12,7 @@ namespace Microkernel.Plugins.Memory.Tests;
 /// </summary>
 public sealed class PluginUnloadTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
-    private static string BuildOutput =>
-        RepoPaths.InRepo("plugins", "Memory", "bin", Configuration, "net10.0");
+    private static string BuildOutput => RepoPaths.BuildOutput("plugins", "Memory");
 
     private static string Only(params string[] plugins) =>
         string.Join(

@@ -11,14 +11,7 @@ namespace Microkernel.Plugins.VirusTotal.Tests;
 /// </summary>
 public sealed class PluginUnloadTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
-    private static string BuildOutput =>
-        RepoPaths.InRepo("plugins", "VirusTotal", "bin", Configuration, "net10.0");
+    private static string BuildOutput => RepoPaths.BuildOutput("plugins", "VirusTotal");
 
     private static string ReplyPath(string name) =>
         Path.Combine(AppContext.BaseDirectory, "Replies", name);
