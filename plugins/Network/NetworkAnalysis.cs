@@ -198,6 +198,9 @@ public sealed class NetworkAnalysis : Processing
                 var result = PacketDecoder.Decode(reader.LinkType, frame, out var packet);
                 dissector.Process(result, ref packet, timestamp, recordOffset, reader.Position);
             }
+            // A cancellation after the last periodic check still ends the run: a cancelled
+            // module never hands back a result, however close to the end it was.
+            stop.Token.ThrowIfCancellationRequested();
         }
         catch
         {
@@ -284,6 +287,7 @@ public sealed class NetworkAnalysis : Processing
                 conversations.Process(timestamp, packet);
             }
         }
+        cancellationToken.ThrowIfCancellationRequested();
         // Notes from the end of the capture come after every packet's.
         packets = long.MaxValue;
         conversations.Finish();
