@@ -59,15 +59,7 @@ public sealed class BehaviorAnalysis : Processing
 
         Directory.CreateDirectory(Context.ScratchPath);
         var outputPath = Path.Combine(Context.ScratchPath, "behavior.json");
-        using (
-            var stream = new FileStream(
-                outputPath,
-                FileMode.Create,
-                FileAccess.Write,
-                FileShare.None,
-                bufferSize: 1 << 16
-            )
-        )
+        using (var stream = new PipelinedFileStream(outputPath))
         using (var writer = new Utf8JsonWriter(stream, BehaviorJson.WriterOptions))
         {
             writer.WriteStartObject();
@@ -76,7 +68,7 @@ public sealed class BehaviorAnalysis : Processing
                 writer.WriteStartArray("processes");
                 foreach (var process in processes)
                 {
-                    WriteProcess(writer, process, includeCalls, logs, cancellationToken);
+                    WriteProcess(writer, stream, process, includeCalls, logs, cancellationToken);
                 }
                 writer.WriteEndArray();
                 WriteProcessTree(writer, processes);
@@ -282,6 +274,7 @@ public sealed class BehaviorAnalysis : Processing
 
     private void WriteProcess(
         Utf8JsonWriter writer,
+        Stream stream,
         MonitorProcess process,
         bool includeCalls,
         List<LogFile> logs,
@@ -303,8 +296,10 @@ public sealed class BehaviorAnalysis : Processing
         writer.WriteStartArray("calls");
         if (includeCalls && process.HasCalls)
         {
+            // The items go to the stream directly, between the writer's '[' and ']'.
+            writer.Flush();
             WriteCalls(
-                writer,
+                stream,
                 process,
                 logs.First(l => l.DisplayName == process.LogPath),
                 cancellationToken
@@ -316,7 +311,7 @@ public sealed class BehaviorAnalysis : Processing
 
     /// <summary>Second pass: re-reads the process's log and writes its calls as they come.</summary>
     private static void WriteCalls(
-        Utf8JsonWriter writer,
+        Stream stream,
         MonitorProcess process,
         LogFile log,
         CancellationToken cancellationToken
@@ -350,10 +345,10 @@ public sealed class BehaviorAnalysis : Processing
                 }
                 if (kind == MonitorEventKind.Call && active)
                 {
-                    calls.Write(writer, parser);
-                    if (writer.BytesPending > 1 << 18)
+                    calls.Write(parser);
+                    if (calls.PendingBytes > 1 << 18)
                     {
-                        writer.Flush();
+                        calls.CopyTo(stream);
                     }
                 }
             }
@@ -362,6 +357,7 @@ public sealed class BehaviorAnalysis : Processing
         {
             // Already reported by the first pass; keep what was written.
         }
+        calls.CopyTo(stream);
     }
 
     private static void WriteProcessTree(Utf8JsonWriter writer, List<MonitorProcess> processes)

@@ -668,10 +668,10 @@ internal sealed class MonitorLogParser : IDisposable
             {
                 continue; // C2 raises KeyError here and loses the rest of the log
             }
-            var map = new Dictionary<Int128, string>();
+            var map = new Dictionary<Int128, FlagName>();
             foreach (var (number, flagName) in entries)
             {
-                map[number] = flagName;
+                map[number] = new FlagName(flagName, BehaviorJson.StringJson(flagName));
             }
             valueFlags.Add(new ValueFlag(argIndex, JsonEncodedText.Encode(arg), map));
         }
