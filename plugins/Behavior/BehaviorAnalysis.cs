@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Contracts;
@@ -169,6 +170,7 @@ public sealed class BehaviorAnalysis : Processing
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FirstPass(LogFile log, AnalysisState state, CancellationToken cancellationToken)
     {
         using var parser = new MonitorLogParser(
@@ -310,6 +312,7 @@ public sealed class BehaviorAnalysis : Processing
     }
 
     /// <summary>Second pass: re-reads the process's log and writes its calls as they come.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteCalls(
         Stream stream,
         MonitorProcess process,

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Behavior.Bson;
 
@@ -169,6 +170,7 @@ internal ref struct BsonCheckedElements
     /// <summary>Where the problem is, relative to the buffer.</summary>
     public int ErrorOffset { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool MoveNext()
     {
         if (Error is not null)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -72,6 +73,7 @@ internal static class ArgValues
     /// ASCII text), byte for byte what <see cref="WriteConverted"/> would write, without a
     /// <see cref="Utf8JsonWriter"/>. False (nothing appended) for anything else.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryAppendConverted(
         ArrayBufferWriter<byte> output,
         ReadOnlySpan<byte> doc,
@@ -124,6 +126,7 @@ internal static class ArgValues
     }
 
     /// <summary>A JSON string of printable ASCII: quoted, with \" and \\ escaped as the writer does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendPlainString(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> text)
     {
         var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
@@ -169,15 +172,22 @@ internal static class ArgValues
         output.Advance(written);
     }
 
+    /// <summary><c>"0x"</c> and exactly <paramref name="digits"/> lower-case hex digits, quoted.</summary>
     private static void AppendHex(ArrayBufferWriter<byte> output, ulong number, int digits)
     {
-        var span = output.GetSpan(20);
+        // The callers pass values that fit (uint for 8 digits), so "x8"/"x16" would print exactly
+        // this many digits too; the table loop avoids the general formatter's format parsing.
+        var span = output.GetSpan(digits + 4)[..(digits + 4)];
         span[0] = (byte)'"';
         span[1] = (byte)'0';
         span[2] = (byte)'x';
-        number.TryFormat(span[3..], out var written, digits == 8 ? "x8" : "x16", null);
-        span[3 + written] = (byte)'"';
-        output.Advance(4 + written);
+        for (var i = digits + 2; i >= 3; i--)
+        {
+            span[i] = (byte)"0123456789abcdef"[(int)(number & 0xF)];
+            number >>= 4;
+        }
+        span[^1] = (byte)'"';
+        output.Advance(digits + 4);
     }
 
     /// <summary>Writes a value without conversion (nested values, <c>T</c>, <c>e</c>, <c>E</c>, <c>s</c>).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Microkernel.Plugins.Behavior.Output;
@@ -11,6 +12,7 @@ namespace Microkernel.Plugins.Behavior.Monitor;
 internal static class FlagResolver
 {
     /// <summary>Appends the <c>flags</c> object of the current call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AppendFlags(
         JsonFragments json,
         MonitorLogParser parser,
@@ -91,6 +93,7 @@ internal static class FlagResolver
     }
 
     /// <summary>The flag C2 would store for <paramref name="argName"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string? Resolve(MonitorLogParser parser, string argName)
     {
         var info = parser.Info;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -31,7 +32,8 @@ internal sealed partial class CallWriter(MonitorProcess process)
 
     private readonly JsonFragments _json = new(1 << 18);
     private long _lastMilliseconds = long.MinValue;
-    private byte[] _lastTime = [];
+    private readonly byte[] _lastTime = new byte[32]; // "R" of a double: at most 24 bytes
+    private int _lastTimeLength;
     private bool _first = true;
     private readonly Dictionary<string, JsonNode?> _services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonNode?> _vbe6Objects = new(StringComparer.Ordinal);
@@ -54,6 +56,7 @@ internal sealed partial class CallWriter(MonitorProcess process)
     }
 
     /// <summary>Appends the parser's current call as the next item of the calls array.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(MonitorLogParser parser)
     {
         var info = parser.Info;
@@ -90,6 +93,7 @@ internal sealed partial class CallWriter(MonitorProcess process)
         WriteTrailer(parser, raw: null);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteHeader(MonitorLogParser parser)
     {
         var info = parser.Info;
@@ -113,15 +117,13 @@ internal sealed partial class CallWriter(MonitorProcess process)
         {
             // Calls come in bursts with the same millisecond: format each time once.
             _lastMilliseconds = parser.TimeMilliseconds;
-            _lastTime = System.Text.Encoding.UTF8.GetBytes(
-                process
-                    .FirstSeen.AddMilliseconds(_lastMilliseconds)
-                    .ToEpochDouble()
-                    .ToString("R", System.Globalization.CultureInfo.InvariantCulture)
-            );
+            process
+                .FirstSeen.AddMilliseconds(_lastMilliseconds)
+                .ToEpochDouble()
+                .TryFormat(_lastTime, out _lastTimeLength, "R", CultureInfo.InvariantCulture);
         }
         json.Literal(TimeName);
-        json.Literal(_lastTime);
+        json.Literal(_lastTime.AsSpan(0, _lastTimeLength));
         json.Literal(ApiName);
         json.String(info.JsonName);
         json.Literal(CategoryName);
@@ -161,6 +163,7 @@ internal sealed partial class CallWriter(MonitorProcess process)
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteTrailer(MonitorLogParser parser, string[]? raw)
     {
         var doc = parser.Document;

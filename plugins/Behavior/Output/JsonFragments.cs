@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Bson;
@@ -60,6 +61,7 @@ internal sealed class JsonFragments
     }
 
     /// <summary>An argument after its converter (<see cref="ArgValues.WriteConverted"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Converted(ReadOnlySpan<byte> doc, BsonValue value, ArgConverter converter)
     {
         if (ArgValues.TryAppendConverted(Output, doc, value, converter))
@@ -77,6 +79,7 @@ internal sealed class JsonFragments
     }
 
     /// <summary>A value without conversion (<see cref="ArgValues.WriteRaw"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Raw(ReadOnlySpan<byte> doc, BsonValue value)
     {
         switch (value.Type)
@@ -131,6 +134,7 @@ internal sealed class JsonFragments
     /// Bytes shown as latin-1 text (<see cref="ArgValues.WriteLatin1String"/>): each byte is one
     /// character, so each has one fixed JSON spelling, taken from the writer itself.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Latin1(ReadOnlySpan<byte> bytes)
     {
         var table = Latin1Json.Value;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Monitor;
@@ -51,6 +52,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     }
 
     /// <summary>Compact JSON text of the converted arguments[name] (valid until the next use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ReadOnlySpan<byte> ArgJson(string name)
     {
         var index = IndexOrThrow(name);
@@ -112,6 +114,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     }
 
     /// <summary>Python truthiness of arguments[name] without materialising it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ArgTruthy(string name)
     {
         var value = parser.Args[IndexOrThrow(name)];
