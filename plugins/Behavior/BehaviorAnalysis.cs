@@ -514,6 +514,7 @@ public sealed class BehaviorAnalysis : Processing
             _segment++;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Count(ApiInfo info)
         {
             if (info.CountSegment != _segment)

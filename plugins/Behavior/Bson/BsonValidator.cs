@@ -89,6 +89,7 @@ internal static class BsonValidator
     /// comes before <paramref name="end"/>. Names in the monitor stream are a few bytes long, where
     /// a plain loop beats the vectorised search; longer ones fall back to it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NameLength(ReadOnlySpan<byte> buffer, int start, int end)
     {
         var quickEnd = Math.Min(end, start + 16);
@@ -278,6 +279,7 @@ internal ref struct BsonCheckedElements
     }
 
     /// <summary>A document's depth, length and closing NUL; <paramref name="end"/> is the NUL's offset.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string? CheckHeader(
         ReadOnlySpan<byte> buffer,
         int offset,

@@ -161,6 +161,7 @@ internal static class ArgValues
         output.Advance(bytes.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendNumber(ArrayBufferWriter<byte> output, long number)
     {
         number.TryFormat(
@@ -173,6 +174,7 @@ internal static class ArgValues
     }
 
     /// <summary><c>"0x"</c> and exactly <paramref name="digits"/> lower-case hex digits, quoted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendHex(ArrayBufferWriter<byte> output, ulong number, int digits)
     {
         // The callers pass values that fit (uint for 8 digits), so "x8"/"x16" would print exactly
@@ -394,6 +396,7 @@ internal static class ArgValues
     /// The number a flag table is matched against: Cuckoo parses converted hex strings back with
     /// int(x, 16) and uses integers as they are; anything else cannot be resolved.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryGetFlagNumber(
         ReadOnlySpan<byte> doc,
         BsonValue value,

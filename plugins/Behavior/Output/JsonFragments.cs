@@ -25,12 +25,14 @@ internal sealed class JsonFragments
 
     public ArrayBufferWriter<byte> Output { get; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Literal(ReadOnlySpan<byte> json)
     {
         json.CopyTo(Output.GetSpan(json.Length));
         Output.Advance(json.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Byte(byte value)
     {
         Output.GetSpan(1)[0] = value;
@@ -38,6 +40,7 @@ internal sealed class JsonFragments
     }
 
     /// <summary>A pre-encoded string value (written as it is, like <c>WriteStringValue(JsonEncodedText)</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void String(JsonEncodedText text)
     {
         var bytes = text.EncodedUtf8Bytes;
@@ -49,6 +52,7 @@ internal sealed class JsonFragments
     }
 
     /// <summary><c>"name":</c> from a pre-encoded name.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PropertyName(JsonEncodedText name)
     {
         var bytes = name.EncodedUtf8Bytes;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Microkernel.Plugins.Behavior.Output;
 
 /// <summary>
@@ -46,6 +48,7 @@ internal sealed class PipelinedFileStream : Stream
     public override void Write(byte[] buffer, int offset, int count) =>
         Write(buffer.AsSpan(offset, count));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         _position += buffer.Length;

@@ -176,6 +176,7 @@ internal sealed class BehaviorReconstructor
     }
 
     /// <summary>C2's <c>status_info.lower()</c> rule for what an open/create did.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static SummaryCategory StatusCategory(string? flag)
     {
         if (flag is null)

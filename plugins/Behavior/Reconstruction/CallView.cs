@@ -133,6 +133,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int IndexOrThrow(string name)
     {
         var index = parser.Info.IndexOf(name);
@@ -166,6 +167,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     /// <summary>The converted return value as an integer (retval, default 0); null when not an integer.</summary>
     public long? ReturnValue
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         get
         {
             var index = parser.Info.RetvalIndex;

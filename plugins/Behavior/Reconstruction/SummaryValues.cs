@@ -56,9 +56,11 @@ internal sealed class SummaryValues
 
         public int GetHashCode(byte[] obj) => GetHashCode(obj.AsSpan());
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) =>
             alternate.SequenceEqual(other);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int GetHashCode(ReadOnlySpan<byte> alternate)
         {
             var hash = new HashCode();
