@@ -82,6 +82,7 @@ internal static class BsonValidator
     ];
 
     /// <summary>Size of a fixed-size element type, -1 for the others.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int FixedSize(byte type) => FixedSizes[type];
 
     /// <summary>

@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Unicode;
 using Microkernel.Plugins.Behavior.Bson;
+using Microkernel.Plugins.Behavior.Output;
 
 namespace Microkernel.Plugins.Behavior.Monitor;
 
@@ -75,7 +76,7 @@ internal static class ArgValues
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryAppendConverted(
-        ArrayBufferWriter<byte> output,
+        Utf8Buffer output,
         ReadOnlySpan<byte> doc,
         BsonValue value,
         ArgConverter converter
@@ -127,7 +128,7 @@ internal static class ArgValues
 
     /// <summary>A JSON string of printable ASCII: quoted, with \" and \\ escaped as the writer does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AppendPlainString(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> text)
+    private static void AppendPlainString(Utf8Buffer output, ReadOnlySpan<byte> text)
     {
         var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
         var span = output.GetSpan(text.Length + escapes + 2);
@@ -155,14 +156,14 @@ internal static class ArgValues
     private static int CountEscapes(ReadOnlySpan<byte> text) =>
         text.Count((byte)'"') + text.Count((byte)'\\');
 
-    private static void Append(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    private static void Append(Utf8Buffer output, ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(output.GetSpan(bytes.Length));
         output.Advance(bytes.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AppendNumber(ArrayBufferWriter<byte> output, long number)
+    private static void AppendNumber(Utf8Buffer output, long number)
     {
         number.TryFormat(
             output.GetSpan(20),
@@ -175,7 +176,7 @@ internal static class ArgValues
 
     /// <summary><c>"0x"</c> and exactly <paramref name="digits"/> lower-case hex digits, quoted.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AppendHex(ArrayBufferWriter<byte> output, ulong number, int digits)
+    private static void AppendHex(Utf8Buffer output, ulong number, int digits)
     {
         // The callers pass values that fit (uint for 8 digits), so "x8"/"x16" would print exactly
         // this many digits too; the table loop avoids the general formatter's format parsing.

@@ -52,7 +52,7 @@ internal sealed partial class CallWriter(MonitorProcess process)
     public void CopyTo(Stream output)
     {
         output.Write(_json.Output.WrittenSpan);
-        _json.Output.ResetWrittenCount();
+        _json.Output.Clear();
     }
 
     /// <summary>Appends the parser's current call as the next item of the calls array.</summary>

@@ -17,27 +17,18 @@ namespace Microkernel.Plugins.Behavior.Output;
 /// </summary>
 internal sealed class JsonFragments
 {
-    private readonly ArrayBufferWriter<byte> _scratchBuffer = new(256);
+    private readonly Utf8Buffer _scratchBuffer = new(256);
     private Utf8JsonWriter? _scratch;
 
-    public JsonFragments(int initialCapacity = 1 << 16) =>
-        Output = new ArrayBufferWriter<byte>(initialCapacity);
+    public JsonFragments(int initialCapacity = 1 << 16) => Output = new Utf8Buffer(initialCapacity);
 
-    public ArrayBufferWriter<byte> Output { get; }
+    public Utf8Buffer Output { get; }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Literal(ReadOnlySpan<byte> json)
-    {
-        json.CopyTo(Output.GetSpan(json.Length));
-        Output.Advance(json.Length);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Literal(ReadOnlySpan<byte> json) => Output.Write(json);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Byte(byte value)
-    {
-        Output.GetSpan(1)[0] = value;
-        Output.Advance(1);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Byte(byte value) => Output.Write(value);
 
     /// <summary>A pre-encoded string value (written as it is, like <c>WriteStringValue(JsonEncodedText)</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -164,7 +155,7 @@ internal sealed class JsonFragments
 
     private Utf8JsonWriter StartScratch()
     {
-        _scratchBuffer.ResetWrittenCount();
+        _scratchBuffer.Clear();
         if (_scratch is null)
         {
             _scratch = new Utf8JsonWriter(_scratchBuffer, BehaviorJson.WriterOptions);

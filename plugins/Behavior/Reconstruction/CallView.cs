@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Monitor;
+using Microkernel.Plugins.Behavior.Output;
 
 namespace Microkernel.Plugins.Behavior.Reconstruction;
 
@@ -16,7 +17,7 @@ internal sealed class MissingArgumentException(string name)
 /// <summary>The converted view of the parser's current call that the summary rules read.</summary>
 internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(256);
+    private readonly Utf8Buffer _buffer = new(256);
     private Utf8JsonWriter? _writer;
 
     public SummaryValues Values => values;
@@ -56,7 +57,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     private ReadOnlySpan<byte> ArgJson(string name)
     {
         var index = IndexOrThrow(name);
-        _buffer.ResetWrittenCount();
+        _buffer.Clear();
         if (
             !ArgValues.TryAppendConverted(
                 _buffer,
@@ -101,7 +102,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
 
     private Utf8JsonWriter StartWriter()
     {
-        _buffer.ResetWrittenCount();
+        _buffer.Clear();
         if (_writer is null)
         {
             _writer = new Utf8JsonWriter(_buffer, BehaviorJson.WriterOptions);

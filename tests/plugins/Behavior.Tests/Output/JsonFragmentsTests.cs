@@ -81,7 +81,7 @@ public sealed class JsonFragmentsTests
                 writer.Reset(expected);
                 ArgValues.WriteConverted(writer, doc, value, converter);
                 writer.Flush();
-                fragments.Output.ResetWrittenCount();
+                fragments.Output.Clear();
                 fragments.Converted(doc, value, converter);
                 Assert.Equal(Text(expected.WrittenSpan), Text(fragments.Output.WrittenSpan));
             }
@@ -89,7 +89,7 @@ public sealed class JsonFragmentsTests
             writer.Reset(expected);
             ArgValues.WriteRaw(writer, doc, value);
             writer.Flush();
-            fragments.Output.ResetWrittenCount();
+            fragments.Output.Clear();
             fragments.Raw(doc, value);
             Assert.Equal(Text(expected.WrittenSpan), Text(fragments.Output.WrittenSpan));
         }
