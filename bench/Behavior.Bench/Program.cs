@@ -109,6 +109,11 @@ static async Task<int> Measure(string analysis, bool includeCalls, string? keepA
     module.Initialize(context);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var threadBefore = ThreadCpuSeconds();
+    var jitBefore = (
+        System.Runtime.JitInfo.GetCompiledMethodCount(),
+        System.Runtime.JitInfo.GetCompilationTime(),
+        System.Runtime.JitInfo.GetCompilationTime(currentThread: true)
+    );
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
     var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var watch = Stopwatch.StartNew();
@@ -117,6 +122,9 @@ static async Task<int> Measure(string analysis, bool includeCalls, string? keepA
     var peak = Process.GetCurrentProcess().PeakWorkingSet64;
     var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
     var threadCpu = ThreadCpuSeconds() - threadBefore;
+    var jit =
+        $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Item1} methods in {(System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Item2).TotalSeconds:F2} s"
+        + $" ({(System.Runtime.JitInfo.GetCompilationTime(currentThread: true) - jitBefore.Item3).TotalSeconds:F2} s on the module thread)";
     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
     var collections =
         $"gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item1}/{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3}";
@@ -132,7 +140,7 @@ static async Task<int> Measure(string analysis, bool includeCalls, string? keepA
         Console.WriteLine(
             $"calls={(includeCalls ? "yes" : "no "), -3}  {calls:N0} calls in {seconds:F2} s = {calls / seconds:N0} calls/s wall, {calls / cpu:N0} calls per CPU-second "
                 + $"({cpu:F2} CPU-s; module thread {threadCpu:F2} s = {calls / threadCpu:N0} calls/s); section {size / 1048576.0:F1} MiB; peak working set {peak / 1048576.0:F0} MiB; "
-                + $"allocated {allocated / 1048576.0:F0} MiB, {collections}"
+                + $"allocated {allocated / 1048576.0:F0} MiB, {collections}; {jit}"
         );
     }
     if (keepAs is null)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Contracts;
@@ -59,15 +60,7 @@ public sealed class BehaviorAnalysis : Processing
 
         Directory.CreateDirectory(Context.ScratchPath);
         var outputPath = Path.Combine(Context.ScratchPath, "behavior.json");
-        using (
-            var stream = new FileStream(
-                outputPath,
-                FileMode.Create,
-                FileAccess.Write,
-                FileShare.None,
-                bufferSize: 1 << 16
-            )
-        )
+        using (var stream = new PipelinedFileStream(outputPath))
         using (var writer = new Utf8JsonWriter(stream, BehaviorJson.WriterOptions))
         {
             writer.WriteStartObject();
@@ -76,7 +69,7 @@ public sealed class BehaviorAnalysis : Processing
                 writer.WriteStartArray("processes");
                 foreach (var process in processes)
                 {
-                    WriteProcess(writer, process, includeCalls, logs, cancellationToken);
+                    WriteProcess(writer, stream, process, includeCalls, logs, cancellationToken);
                 }
                 writer.WriteEndArray();
                 WriteProcessTree(writer, processes);
@@ -177,6 +170,7 @@ public sealed class BehaviorAnalysis : Processing
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FirstPass(LogFile log, AnalysisState state, CancellationToken cancellationToken)
     {
         using var parser = new MonitorLogParser(
@@ -282,6 +276,7 @@ public sealed class BehaviorAnalysis : Processing
 
     private void WriteProcess(
         Utf8JsonWriter writer,
+        Stream stream,
         MonitorProcess process,
         bool includeCalls,
         List<LogFile> logs,
@@ -303,8 +298,10 @@ public sealed class BehaviorAnalysis : Processing
         writer.WriteStartArray("calls");
         if (includeCalls && process.HasCalls)
         {
+            // The items go to the stream directly, between the writer's '[' and ']'.
+            writer.Flush();
             WriteCalls(
-                writer,
+                stream,
                 process,
                 logs.First(l => l.DisplayName == process.LogPath),
                 cancellationToken
@@ -315,8 +312,9 @@ public sealed class BehaviorAnalysis : Processing
     }
 
     /// <summary>Second pass: re-reads the process's log and writes its calls as they come.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteCalls(
-        Utf8JsonWriter writer,
+        Stream stream,
         MonitorProcess process,
         LogFile log,
         CancellationToken cancellationToken
@@ -350,10 +348,10 @@ public sealed class BehaviorAnalysis : Processing
                 }
                 if (kind == MonitorEventKind.Call && active)
                 {
-                    calls.Write(writer, parser);
-                    if (writer.BytesPending > 1 << 18)
+                    calls.Write(parser);
+                    if (calls.PendingBytes > 1 << 18)
                     {
-                        writer.Flush();
+                        calls.CopyTo(stream);
                     }
                 }
             }
@@ -362,6 +360,7 @@ public sealed class BehaviorAnalysis : Processing
         {
             // Already reported by the first pass; keep what was written.
         }
+        calls.CopyTo(stream);
     }
 
     private static void WriteProcessTree(Utf8JsonWriter writer, List<MonitorProcess> processes)
@@ -515,6 +514,7 @@ public sealed class BehaviorAnalysis : Processing
             _segment++;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Count(ApiInfo info)
         {
             if (info.CountSegment != _segment)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Behavior.Bson;
 
@@ -29,6 +30,7 @@ internal ref struct BsonElementEnumerator
 
     public BsonValue Value { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool MoveNext()
     {
         if (_position >= _end)

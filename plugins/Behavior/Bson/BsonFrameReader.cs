@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Behavior.Bson;
 
@@ -49,6 +50,7 @@ internal sealed class BsonFrameReader : IDisposable
     public string? Error { get; private set; }
 
     /// <summary>Moves to the next document; false at the end of the stream or on damage.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Read()
     {
         if (Error is not null)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Microkernel.Plugins.Behavior.Bson;
 
 /// <summary>BSON element type bytes (bsonspec.org) that the monitor stream can carry.</summary>
@@ -20,5 +22,6 @@ internal static class BsonType
     public const byte MinKey = 0xFF;
     public const byte MaxKey = 0x7F;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsInteger(byte type) => type is Int32 or Int64 or Boolean;
 }

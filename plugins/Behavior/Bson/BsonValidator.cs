@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Behavior.Bson;
 
@@ -81,6 +82,7 @@ internal static class BsonValidator
     ];
 
     /// <summary>Size of a fixed-size element type, -1 for the others.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int FixedSize(byte type) => FixedSizes[type];
 
     /// <summary>
@@ -88,6 +90,7 @@ internal static class BsonValidator
     /// comes before <paramref name="end"/>. Names in the monitor stream are a few bytes long, where
     /// a plain loop beats the vectorised search; longer ones fall back to it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NameLength(ReadOnlySpan<byte> buffer, int start, int end)
     {
         var quickEnd = Math.Min(end, start + 16);
@@ -169,6 +172,7 @@ internal ref struct BsonCheckedElements
     /// <summary>Where the problem is, relative to the buffer.</summary>
     public int ErrorOffset { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool MoveNext()
     {
         if (Error is not null)
@@ -276,6 +280,7 @@ internal ref struct BsonCheckedElements
     }
 
     /// <summary>A document's depth, length and closing NUL; <paramref name="end"/> is the NUL's offset.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string? CheckHeader(
         ReadOnlySpan<byte> buffer,
         int offset,

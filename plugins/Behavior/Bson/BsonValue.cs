@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Behavior.Bson;
 
@@ -10,11 +11,20 @@ internal readonly record struct BsonValue(byte Type, int Offset)
 {
     public static readonly BsonValue Missing = new(0, -1);
 
-    public bool Exists => Offset >= 0;
+    public bool Exists
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Offset >= 0;
+    }
 
-    public bool IsInteger => BsonType.IsInteger(Type);
+    public bool IsInteger
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => BsonType.IsInteger(Type);
+    }
 
     /// <summary>int32, int64 or boolean as a 64-bit integer (callers check <see cref="IsInteger"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long GetInt64(ReadOnlySpan<byte> doc) =>
         Type switch
         {
@@ -24,10 +34,12 @@ internal readonly record struct BsonValue(byte Type, int Offset)
             _ => 0,
         };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double GetDouble(ReadOnlySpan<byte> doc) =>
         BinaryPrimitives.ReadDoubleLittleEndian(doc[Offset..]);
 
     /// <summary>The UTF-8 bytes of a string (without the trailing NUL).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> GetStringBytes(ReadOnlySpan<byte> doc)
     {
         var length = BinaryPrimitives.ReadInt32LittleEndian(doc[Offset..]);
@@ -35,6 +47,7 @@ internal readonly record struct BsonValue(byte Type, int Offset)
     }
 
     /// <summary>The payload of a binary value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> GetBinary(ReadOnlySpan<byte> doc)
     {
         var length = BinaryPrimitives.ReadInt32LittleEndian(doc[Offset..]);
@@ -42,6 +55,7 @@ internal readonly record struct BsonValue(byte Type, int Offset)
     }
 
     /// <summary>The whole embedded document or array, length prefix included.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> GetDocument(ReadOnlySpan<byte> doc)
     {
         var length = BinaryPrimitives.ReadInt32LittleEndian(doc[Offset..]);
@@ -50,7 +64,11 @@ internal readonly record struct BsonValue(byte Type, int Offset)
 
     public bool IsString => Type == BsonType.String;
 
-    public bool IsDocumentLike => Type is BsonType.Document or BsonType.Array;
+    public bool IsDocumentLike
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Type is BsonType.Document or BsonType.Array;
+    }
 
     /// <summary>Whether this is a string whose bytes equal <paramref name="utf8"/>.</summary>
     public bool StringEquals(ReadOnlySpan<byte> doc, ReadOnlySpan<byte> utf8) =>

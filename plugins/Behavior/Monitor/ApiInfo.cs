@@ -29,11 +29,14 @@ internal enum ApiKind : byte
 
 internal sealed record ArgSpec(string Name, JsonEncodedText JsonName, ArgConverter Converter);
 
+/// <summary>A flag as C2 stores it, with its JSON string text (quoted and escaped) for the call lists.</summary>
+internal sealed record FlagName(string Text, byte[] Json);
+
 /// <summary>A value-map flag table entry resolved against an API's argument list.</summary>
 internal sealed record ValueFlag(
     int ArgIndex,
     JsonEncodedText JsonName,
-    Dictionary<Int128, string> Map
+    Dictionary<Int128, FlagName> Map
 );
 
 /// <summary>A bitmask flag table entry resolved against an API's argument list.</summary>
@@ -46,7 +49,7 @@ internal sealed record BitmaskFlag(
 )
 {
     /// <summary>Joined names by value: flag values repeat a lot, the strings need not.</summary>
-    public Dictionary<Int128, string> Cache { get; } = [];
+    public Dictionary<Int128, FlagName> Cache { get; } = [];
 }
 
 /// <summary>One <c>info</c> message: the API an index stands for and how to decode its arguments.</summary>

@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Unicode;
 using Microkernel.Plugins.Behavior.Bson;
+using Microkernel.Plugins.Behavior.Output;
 
 namespace Microkernel.Plugins.Behavior.Monitor;
 
@@ -72,8 +74,9 @@ internal static class ArgValues
     /// ASCII text), byte for byte what <see cref="WriteConverted"/> would write, without a
     /// <see cref="Utf8JsonWriter"/>. False (nothing appended) for anything else.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryAppendConverted(
-        ArrayBufferWriter<byte> output,
+        Utf8Buffer output,
         ReadOnlySpan<byte> doc,
         BsonValue value,
         ArgConverter converter
@@ -124,7 +127,8 @@ internal static class ArgValues
     }
 
     /// <summary>A JSON string of printable ASCII: quoted, with \" and \\ escaped as the writer does.</summary>
-    private static void AppendPlainString(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> text)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AppendPlainString(Utf8Buffer output, ReadOnlySpan<byte> text)
     {
         var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
         var span = output.GetSpan(text.Length + escapes + 2);
@@ -152,13 +156,14 @@ internal static class ArgValues
     private static int CountEscapes(ReadOnlySpan<byte> text) =>
         text.Count((byte)'"') + text.Count((byte)'\\');
 
-    private static void Append(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    private static void Append(Utf8Buffer output, ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(output.GetSpan(bytes.Length));
         output.Advance(bytes.Length);
     }
 
-    private static void AppendNumber(ArrayBufferWriter<byte> output, long number)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AppendNumber(Utf8Buffer output, long number)
     {
         number.TryFormat(
             output.GetSpan(20),
@@ -169,15 +174,23 @@ internal static class ArgValues
         output.Advance(written);
     }
 
-    private static void AppendHex(ArrayBufferWriter<byte> output, ulong number, int digits)
+    /// <summary><c>"0x"</c> and exactly <paramref name="digits"/> lower-case hex digits, quoted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AppendHex(Utf8Buffer output, ulong number, int digits)
     {
-        var span = output.GetSpan(20);
+        // The callers pass values that fit (uint for 8 digits), so "x8"/"x16" would print exactly
+        // this many digits too; the table loop avoids the general formatter's format parsing.
+        var span = output.GetSpan(digits + 4)[..(digits + 4)];
         span[0] = (byte)'"';
         span[1] = (byte)'0';
         span[2] = (byte)'x';
-        number.TryFormat(span[3..], out var written, digits == 8 ? "x8" : "x16", null);
-        span[3 + written] = (byte)'"';
-        output.Advance(4 + written);
+        for (var i = digits + 2; i >= 3; i--)
+        {
+            span[i] = (byte)"0123456789abcdef"[(int)(number & 0xF)];
+            number >>= 4;
+        }
+        span[^1] = (byte)'"';
+        output.Advance(digits + 4);
     }
 
     /// <summary>Writes a value without conversion (nested values, <c>T</c>, <c>e</c>, <c>E</c>, <c>s</c>).</summary>
@@ -384,6 +397,7 @@ internal static class ArgValues
     /// The number a flag table is matched against: Cuckoo parses converted hex strings back with
     /// int(x, 16) and uses integers as they are; anything else cannot be resolved.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryGetFlagNumber(
         ReadOnlySpan<byte> doc,
         BsonValue value,

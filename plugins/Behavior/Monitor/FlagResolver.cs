@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using Microkernel.Plugins.Behavior.Output;
 
 namespace Microkernel.Plugins.Behavior.Monitor;
 
@@ -9,15 +11,16 @@ namespace Microkernel.Plugins.Behavior.Monitor;
 /// </summary>
 internal static class FlagResolver
 {
-    /// <summary>Writes the <c>flags</c> object of the current call.</summary>
-    public static void WriteFlags(
-        Utf8JsonWriter writer,
+    /// <summary>Appends the <c>flags</c> object of the current call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AppendFlags(
+        JsonFragments json,
         MonitorLogParser parser,
-        StringBuilder scratch,
         System.Text.Json.Nodes.JsonNode? extraThis
     )
     {
-        writer.WriteStartObject();
+        json.Byte((byte)'{');
+        var separator = false;
         var info = parser.Info;
         var valueFlags = info.ValueFlags;
         if (valueFlags is not null)
@@ -37,7 +40,7 @@ internal static class FlagResolver
                     ) && flag.Map.TryGetValue(number, out var name)
                 )
                 {
-                    writer.WriteString(flag.JsonName, name);
+                    Property(json, ref separator, flag.JsonName, name.Json);
                     resolved[i] = true;
                 }
             }
@@ -58,18 +61,39 @@ internal static class FlagResolver
                 {
                     continue; // C2 raises TypeError on a non-integer here
                 }
-                writer.WriteString(flag.JsonName, JoinMasks(flag, number, scratch));
+                Property(json, ref separator, flag.JsonName, JoinMasks(flag, number).Json);
             }
         }
         if (extraThis is not null)
         {
-            writer.WritePropertyName("this");
-            extraThis.WriteTo(writer);
+            if (separator)
+            {
+                json.Byte((byte)',');
+            }
+            json.Literal("\"this\":"u8);
+            json.Node(extraThis);
         }
-        writer.WriteEndObject();
+        json.Byte((byte)'}');
+    }
+
+    private static void Property(
+        JsonFragments json,
+        ref bool separator,
+        JsonEncodedText name,
+        byte[] value
+    )
+    {
+        if (separator)
+        {
+            json.Byte((byte)',');
+        }
+        separator = true;
+        json.PropertyName(name);
+        json.Literal(value);
     }
 
     /// <summary>The flag C2 would store for <paramref name="argName"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string? Resolve(MonitorLogParser parser, string argName)
     {
         var info = parser.Info;
@@ -92,7 +116,7 @@ internal static class FlagResolver
                 && flag.Map.TryGetValue(number, out var name)
             )
             {
-                return name;
+                return name.Text;
             }
         }
         foreach (var flag in info.BitmaskFlags)
@@ -107,19 +131,20 @@ internal static class FlagResolver
                 )
             )
             {
-                return JoinMasks(flag, number, new StringBuilder());
+                return JoinMasks(flag, number).Text;
             }
         }
         return null;
     }
 
-    private static string JoinMasks(BitmaskFlag flag, Int128 number, StringBuilder scratch)
+    private static FlagName JoinMasks(BitmaskFlag flag, Int128 number)
     {
         if (flag.Cache.TryGetValue(number, out var cached))
         {
             return cached;
         }
-        var joined = Join(flag, number, scratch);
+        var text = Join(flag, number);
+        var joined = new FlagName(text, BehaviorJson.StringJson(text));
         if (flag.Cache.Count < 1024)
         {
             flag.Cache[number] = joined;
@@ -127,20 +152,20 @@ internal static class FlagResolver
         return joined;
     }
 
-    private static string Join(BitmaskFlag flag, Int128 number, StringBuilder scratch)
+    private static string Join(BitmaskFlag flag, Int128 number)
     {
-        scratch.Clear();
+        var joined = new StringBuilder();
         foreach (var (mask, name) in flag.Masks)
         {
             if ((number & mask) == mask)
             {
-                if (scratch.Length > 0)
+                if (joined.Length > 0)
                 {
-                    scratch.Append('|');
+                    joined.Append('|');
                 }
-                scratch.Append(name);
+                joined.Append(name);
             }
         }
-        return scratch.ToString();
+        return joined.ToString();
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -105,6 +106,7 @@ internal sealed class MonitorLogParser : IDisposable
     /// <summary>Sequence number handed to the next process (unique across logs when shared).</summary>
     public int NextProcessSequence { get; set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public MonitorEventKind Next(CancellationToken cancellationToken)
     {
         while (_frames.Read())
@@ -144,6 +146,7 @@ internal sealed class MonitorLogParser : IDisposable
     /// on". A document that fails the BSON checks sets <paramref name="invalid"/> (what is wrong)
     /// and <paramref name="errorOffset"/>, and has no effect.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MonitorEventKind Decode(
         ReadOnlySpan<byte> doc,
         out string? invalid,
@@ -354,6 +357,7 @@ internal sealed class MonitorLogParser : IDisposable
     }
 
     /// <summary>Checks the elements of <paramref name="args"/> and keeps their values by position.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private string? CollectArgs(
         ReadOnlySpan<byte> doc,
         in BsonCheckedElements parent,
@@ -668,10 +672,10 @@ internal sealed class MonitorLogParser : IDisposable
             {
                 continue; // C2 raises KeyError here and loses the rest of the log
             }
-            var map = new Dictionary<Int128, string>();
+            var map = new Dictionary<Int128, FlagName>();
             foreach (var (number, flagName) in entries)
             {
-                map[number] = flagName;
+                map[number] = new FlagName(flagName, BehaviorJson.StringJson(flagName));
             }
             valueFlags.Add(new ValueFlag(argIndex, JsonEncodedText.Encode(arg), map));
         }

@@ -15,4 +15,15 @@ internal static class BehaviorJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         SkipValidation = true,
     };
+
+    /// <summary>The JSON text of a string value, as a writer with <see cref="WriterOptions"/> writes it.</summary>
+    public static byte[] StringJson(string text)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(text.Length + 2);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStringValue(text);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -8,29 +9,32 @@ using Microkernel.Plugins.Behavior.Monitor;
 namespace Microkernel.Plugins.Behavior.Output;
 
 /// <summary>
-/// Writes the current call of a <see cref="MonitorLogParser"/> as one entry of
-/// <c>processes[].calls</c>. Most calls go straight from BSON to JSON; the few APIs that C2's
-/// MonitorProcessLog rewrites (services, VBA, PDF, exceptions) take a slower path through nodes.
+/// Writes the calls of one process as the items of <c>processes[].calls</c>, straight from the
+/// parser's current BSON document into JSON bytes (<see cref="JsonFragments"/>), which the caller
+/// copies to the section stream in large blocks. The few APIs that C2's MonitorProcessLog
+/// rewrites (services, VBA, PDF, exceptions) take a slower path through nodes.
 /// </summary>
 internal sealed partial class CallWriter(MonitorProcess process)
 {
-    private static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
-    private static readonly JsonEncodedText Time = JsonEncodedText.Encode("time");
-    private static readonly JsonEncodedText Api = JsonEncodedText.Encode("api");
-    private static readonly JsonEncodedText Category = JsonEncodedText.Encode("category");
-    private static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
-    private static readonly JsonEncodedText ReturnValue = JsonEncodedText.Encode("return_value");
-    private static readonly JsonEncodedText Arguments = JsonEncodedText.Encode("arguments");
-    private static readonly JsonEncodedText Flags = JsonEncodedText.Encode("flags");
-    private static readonly JsonEncodedText StackTrace = JsonEncodedText.Encode("stacktrace");
-    private static readonly JsonEncodedText LastError = JsonEncodedText.Encode("last_error");
-    private static readonly JsonEncodedText NtStatus = JsonEncodedText.Encode("nt_status");
-    private static readonly JsonEncodedText Buffer = JsonEncodedText.Encode("buffer");
-    private static readonly JsonEncodedText Raw = JsonEncodedText.Encode("raw");
+    private static ReadOnlySpan<byte> TidName => "{\"tid\":"u8;
+    private static ReadOnlySpan<byte> TimeName => ",\"time\":"u8;
+    private static ReadOnlySpan<byte> ApiName => ",\"api\":"u8;
+    private static ReadOnlySpan<byte> CategoryName => ",\"category\":"u8;
+    private static ReadOnlySpan<byte> StatusName => ",\"status\":"u8;
+    private static ReadOnlySpan<byte> ReturnValueName => ",\"return_value\":"u8;
+    private static ReadOnlySpan<byte> ArgumentsName => ",\"arguments\":"u8;
+    private static ReadOnlySpan<byte> FlagsName => ",\"flags\":"u8;
+    private static ReadOnlySpan<byte> StackTraceName => ",\"stacktrace\":"u8;
+    private static ReadOnlySpan<byte> LastErrorName => ",\"last_error\":"u8;
+    private static ReadOnlySpan<byte> NtStatusName => ",\"nt_status\":"u8;
+    private static ReadOnlySpan<byte> BufferName => ",\"buffer\":"u8;
+    private static ReadOnlySpan<byte> RawName => ",\"raw\":"u8;
 
-    private readonly StringBuilder _scratch = new();
+    private readonly JsonFragments _json = new(1 << 18);
     private long _lastMilliseconds = long.MinValue;
-    private byte[] _lastTime = [];
+    private readonly byte[] _lastTime = new byte[32]; // "R" of a double: at most 24 bytes
+    private int _lastTimeLength;
+    private bool _first = true;
     private readonly Dictionary<string, JsonNode?> _services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonNode?> _vbe6Objects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonNode?> _vbe6Functions = new(StringComparer.Ordinal);
@@ -41,76 +45,100 @@ internal sealed partial class CallWriter(MonitorProcess process)
     [GeneratedRegex("%([0-9a-fA-F]{2})")]
     private static partial Regex ByteEscape();
 
-    public void Write(Utf8JsonWriter writer, MonitorLogParser parser)
+    /// <summary>JSON bytes written so far and not yet taken by <see cref="CopyTo"/>.</summary>
+    public int PendingBytes => _json.Output.WrittenCount;
+
+    /// <summary>Moves the pending JSON bytes to <paramref name="output"/>.</summary>
+    public void CopyTo(Stream output)
+    {
+        output.Write(_json.Output.WrittenSpan);
+        _json.Output.Clear();
+    }
+
+    /// <summary>Appends the parser's current call as the next item of the calls array.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Write(MonitorLogParser parser)
     {
         var info = parser.Info;
         if (info.HasCallModifier)
         {
-            WriteModified(writer, parser);
+            WriteModified(parser);
             return;
         }
-        WriteHeader(writer, parser);
-        writer.WritePropertyName(Arguments);
-        writer.WriteStartObject();
+        WriteHeader(parser);
+        var json = _json;
+        json.Literal(ArgumentsName);
+        json.Byte((byte)'{');
         var doc = parser.Document;
         var args = parser.Args;
         var specs = info.Args;
+        var separator = false;
         for (var i = 0; i < specs.Length; i++)
         {
             if (i == info.IsSuccessIndex || i == info.RetvalIndex || info.Shadowed[i])
             {
                 continue;
             }
-            writer.WritePropertyName(specs[i].JsonName);
-            ArgValues.WriteConverted(writer, doc, args[i], specs[i].Converter);
+            if (separator)
+            {
+                json.Byte((byte)',');
+            }
+            separator = true;
+            json.PropertyName(specs[i].JsonName);
+            json.Converted(doc, args[i], specs[i].Converter);
         }
-        writer.WriteEndObject();
-        writer.WritePropertyName(Flags);
-        FlagResolver.WriteFlags(writer, parser, _scratch, extraThis: null);
-        WriteTrailer(writer, parser, raw: null);
+        json.Byte((byte)'}');
+        json.Literal(FlagsName);
+        FlagResolver.AppendFlags(json, parser, extraThis: null);
+        WriteTrailer(parser, raw: null);
     }
 
-    private void WriteHeader(Utf8JsonWriter writer, MonitorLogParser parser)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WriteHeader(MonitorLogParser parser)
     {
         var info = parser.Info;
         var doc = parser.Document;
-        writer.WriteStartObject();
-        writer.WritePropertyName(Tid);
+        var json = _json;
+        if (!_first)
+        {
+            json.Byte((byte)',');
+        }
+        _first = false;
+        json.Literal(TidName);
         if (parser.Tid.Exists)
         {
-            ArgValues.WriteRaw(writer, doc, parser.Tid);
+            json.Raw(doc, parser.Tid);
         }
         else
         {
-            writer.WriteNumberValue(0);
+            json.Byte((byte)'0');
         }
         if (parser.TimeMilliseconds != _lastMilliseconds)
         {
             // Calls come in bursts with the same millisecond: format each time once.
             _lastMilliseconds = parser.TimeMilliseconds;
-            _lastTime = System.Text.Encoding.UTF8.GetBytes(
-                process
-                    .FirstSeen.AddMilliseconds(_lastMilliseconds)
-                    .ToEpochDouble()
-                    .ToString("R", System.Globalization.CultureInfo.InvariantCulture)
-            );
+            process
+                .FirstSeen.AddMilliseconds(_lastMilliseconds)
+                .ToEpochDouble()
+                .TryFormat(_lastTime, out _lastTimeLength, "R", CultureInfo.InvariantCulture);
         }
-        writer.WritePropertyName(Time);
-        writer.WriteRawValue(_lastTime, skipInputValidation: true);
-        writer.WriteString(Api, info.JsonName);
+        json.Literal(TimeName);
+        json.Literal(_lastTime.AsSpan(0, _lastTimeLength));
+        json.Literal(ApiName);
+        json.String(info.JsonName);
+        json.Literal(CategoryName);
         if (info.JsonCategory is { } category)
         {
-            writer.WriteString(Category, category);
+            json.String(category);
         }
         else
         {
-            writer.WriteNull(Category);
+            json.Literal("null"u8);
         }
-        writer.WritePropertyName(Status);
+        json.Literal(StatusName);
         if (info.IsSuccessIndex >= 0)
         {
-            ArgValues.WriteConverted(
-                writer,
+            json.Converted(
                 doc,
                 parser.Args[info.IsSuccessIndex],
                 info.Args[info.IsSuccessIndex].Converter
@@ -118,13 +146,12 @@ internal sealed partial class CallWriter(MonitorProcess process)
         }
         else
         {
-            writer.WriteNumberValue(1);
+            json.Byte((byte)'1');
         }
-        writer.WritePropertyName(ReturnValue);
+        json.Literal(ReturnValueName);
         if (info.RetvalIndex >= 0)
         {
-            ArgValues.WriteConverted(
-                writer,
+            json.Converted(
                 doc,
                 parser.Args[info.RetvalIndex],
                 info.Args[info.RetvalIndex].Converter
@@ -132,47 +159,54 @@ internal sealed partial class CallWriter(MonitorProcess process)
         }
         else
         {
-            writer.WriteNumberValue(0);
+            json.Byte((byte)'0');
         }
     }
 
-    private static void WriteTrailer(Utf8JsonWriter writer, MonitorLogParser parser, string[]? raw)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WriteTrailer(MonitorLogParser parser, string[]? raw)
     {
         var doc = parser.Document;
-        writer.WritePropertyName(StackTrace);
+        var json = _json;
+        json.Literal(StackTraceName);
         if (parser.Stack.Exists)
         {
-            ArgValues.WriteRaw(writer, doc, parser.Stack);
+            json.Raw(doc, parser.Stack);
         }
         else
         {
-            writer.WriteStartArray();
-            writer.WriteEndArray();
+            json.Literal("[]"u8);
         }
         if (parser.LastError.Exists)
         {
-            writer.WritePropertyName(LastError);
-            ArgValues.WriteRaw(writer, doc, parser.LastError);
-            writer.WritePropertyName(NtStatus);
-            ArgValues.WriteRaw(writer, doc, parser.NtStatus);
+            json.Literal(LastErrorName);
+            json.Raw(doc, parser.LastError);
+            json.Literal(NtStatusName);
+            json.Raw(doc, parser.NtStatus);
         }
         if (parser.BufferSha1 is { } sha1)
         {
-            writer.WriteString(Buffer, sha1);
+            json.Literal(BufferName);
+            json.String(sha1);
         }
         if (raw is not null)
         {
-            writer.WriteStartArray(Raw);
-            foreach (var name in raw)
+            json.Literal(RawName);
+            json.Byte((byte)'[');
+            for (var i = 0; i < raw.Length; i++)
             {
-                writer.WriteStringValue(name);
+                if (i > 0)
+                {
+                    json.Byte((byte)',');
+                }
+                json.String(raw[i]);
             }
-            writer.WriteEndArray();
+            json.Byte((byte)']');
         }
-        writer.WriteEndObject();
+        json.Byte((byte)'}');
     }
 
-    private void WriteModified(Utf8JsonWriter writer, MonitorLogParser parser)
+    private void WriteModified(MonitorLogParser parser)
     {
         var info = parser.Info;
         var doc = parser.Document;
@@ -337,12 +371,12 @@ internal sealed partial class CallWriter(MonitorProcess process)
                 break;
         }
 
-        WriteHeader(writer, parser);
-        writer.WritePropertyName(Arguments);
-        args.WriteTo(writer);
-        writer.WritePropertyName(Flags);
-        FlagResolver.WriteFlags(writer, parser, _scratch, extraThis);
-        WriteTrailer(writer, parser, raw);
+        WriteHeader(parser);
+        _json.Literal(ArgumentsName);
+        _json.Node(args);
+        _json.Literal(FlagsName);
+        FlagResolver.AppendFlags(_json, parser, extraThis);
+        WriteTrailer(parser, raw);
     }
 
     /// <summary>Names the module an exception address falls in, from the process's module list.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Monitor;
 
@@ -14,6 +15,7 @@ internal sealed class BehaviorReconstructor
     private readonly Dictionary<int, int> _openFiles = [];
 
     /// <summary>Emits the summary events of the current call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Process(CallView call, SummarySink emit)
     {
         switch (call.Info.Handler)
@@ -160,6 +162,7 @@ internal sealed class BehaviorReconstructor
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FileOpenedOrCreated(CallView call, SummarySink emit)
     {
         var filepath = call.ArgId("filepath");
@@ -173,6 +176,7 @@ internal sealed class BehaviorReconstructor
     }
 
     /// <summary>C2's <c>status_info.lower()</c> rule for what an open/create did.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static SummaryCategory StatusCategory(string? flag)
     {
         if (flag is null)

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microkernel.Plugins.Behavior.Monitor;
+using Microkernel.Plugins.Behavior.Output;
 
 namespace Microkernel.Plugins.Behavior.Reconstruction;
 
@@ -15,7 +17,7 @@ internal sealed class MissingArgumentException(string name)
 /// <summary>The converted view of the parser's current call that the summary rules read.</summary>
 internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(256);
+    private readonly Utf8Buffer _buffer = new(256);
     private Utf8JsonWriter? _writer;
 
     public SummaryValues Values => values;
@@ -51,10 +53,11 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     }
 
     /// <summary>Compact JSON text of the converted arguments[name] (valid until the next use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ReadOnlySpan<byte> ArgJson(string name)
     {
         var index = IndexOrThrow(name);
-        _buffer.ResetWrittenCount();
+        _buffer.Clear();
         if (
             !ArgValues.TryAppendConverted(
                 _buffer,
@@ -99,7 +102,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
 
     private Utf8JsonWriter StartWriter()
     {
-        _buffer.ResetWrittenCount();
+        _buffer.Clear();
         if (_writer is null)
         {
             _writer = new Utf8JsonWriter(_buffer, BehaviorJson.WriterOptions);
@@ -112,6 +115,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     }
 
     /// <summary>Python truthiness of arguments[name] without materialising it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ArgTruthy(string name)
     {
         var value = parser.Args[IndexOrThrow(name)];
@@ -130,6 +134,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int IndexOrThrow(string name)
     {
         var index = parser.Info.IndexOf(name);
@@ -163,6 +168,7 @@ internal sealed class CallView(MonitorLogParser parser, SummaryValues values)
     /// <summary>The converted return value as an integer (retval, default 0); null when not an integer.</summary>
     public long? ReturnValue
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         get
         {
             var index = parser.Info.RetvalIndex;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Behavior.Reconstruction;
@@ -89,6 +90,7 @@ internal sealed class SummarySet
 
     public bool IsEmpty => _categoryOrder.Count == 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(SummaryCategory category, int valueId)
     {
         if (!_seen.Add(((long)category << 32) | (uint)valueId))

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Microkernel.Plugins.Behavior.Reconstruction;
 
 /// <summary>
@@ -24,6 +26,7 @@ internal sealed class SummaryValues
     public ReadOnlySpan<byte> this[int id] => _values[id];
 
     /// <summary>The id of this JSON text, adding it when new.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Intern(ReadOnlySpan<byte> json)
     {
         if (_lookup.TryGetValue(json, out var id))
@@ -38,6 +41,7 @@ internal sealed class SummaryValues
     }
 
     /// <summary>The id of this JSON text, or -1 when no rule has produced it yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Find(ReadOnlySpan<byte> json) => _lookup.TryGetValue(json, out var id) ? id : -1;
 
     private sealed class Utf8Comparer
@@ -52,9 +56,11 @@ internal sealed class SummaryValues
 
         public int GetHashCode(byte[] obj) => GetHashCode(obj.AsSpan());
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) =>
             alternate.SequenceEqual(other);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int GetHashCode(ReadOnlySpan<byte> alternate)
         {
             var hash = new HashCode();

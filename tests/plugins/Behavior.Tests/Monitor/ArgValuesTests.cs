@@ -140,7 +140,7 @@ public sealed class ArgValuesTests
         {
             ArgValues.WriteConverted(writer, buffer, value, converter);
         }
-        var fast = new ArrayBufferWriter<byte>();
+        var fast = new Microkernel.Plugins.Behavior.Output.Utf8Buffer();
         var handled = ArgValues.TryAppendConverted(fast, buffer, value, converter);
         if (handled)
         {
