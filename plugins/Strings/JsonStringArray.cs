@@ -48,14 +48,32 @@ internal sealed class JsonStringArray : IDisposable
     /// <summary>Adds a string of bytes in [0x00, 0x7f] (others would not be valid UTF-8 on their own).</summary>
     public void Add(ReadOnlySpan<byte> ascii)
     {
+        var escape = ascii.IndexOfAny(Escaped);
+        if (escape < 0 && ascii.Length + 3 <= BufferSize - _used)
+        {
+            // The common case, in one go: separator, quote, text, quote.
+            var free = _buffer.AsSpan(_used);
+            var at = 0;
+            if (!_empty)
+            {
+                free[at++] = (byte)',';
+            }
+            free[at++] = (byte)'"';
+            ascii.CopyTo(free[at..]);
+            at += ascii.Length;
+            free[at++] = (byte)'"';
+            _used += at;
+            _empty = false;
+            return;
+        }
         Put(_empty ? "\""u8 : ",\""u8);
         _empty = false;
-        int next;
-        while ((next = ascii.IndexOfAny(Escaped)) >= 0)
+        while (escape >= 0)
         {
-            Put(ascii[..next]);
-            Put(Replacements[ascii[next]]!);
-            ascii = ascii[(next + 1)..];
+            Put(ascii[..escape]);
+            Put(Replacements[ascii[escape]]!);
+            ascii = ascii[(escape + 1)..];
+            escape = ascii.IndexOfAny(Escaped);
         }
         Put(ascii);
         Put("\""u8);
