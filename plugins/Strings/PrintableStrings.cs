@@ -17,9 +17,11 @@ namespace Microkernel.Plugins.Strings;
 /// One pass finds both kinds: each 64-byte block becomes two bit masks (printable, zero), and
 /// shifted ANDs of them mark the positions where six printable bytes, or six printable/zero pairs,
 /// begin. Binary data almost never has such a position, so most blocks cost a few vector compares
-/// and no branch per byte; where one is found, the end of the run is a vectorised span search.
-/// Wide hits are only remembered (offset, length) and turned into strings after the ASCII ones,
-/// which keeps Cuckoo's "all ASCII, then all wide" order without a second pass.
+/// and no branch per byte; where one is found, the end of the run comes from the masks at hand
+/// (or a vectorised span search for long runs). Wide hits are only remembered (offset, length)
+/// and output after the ASCII ones, which keeps Cuckoo's "all ASCII, then all wide" order without
+/// a second pass. The module writes hits straight to JSON (<see cref="WriteJson"/>), so no string
+/// object is made per hit.
 /// </remarks>
 public static class PrintableStrings
 {
