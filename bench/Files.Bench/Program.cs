@@ -186,6 +186,11 @@ static void BenchTarget(int sizeMiB, bool eachDigest)
         BenchEachDigest(path, reference.Cpu);
     }
     var before = PeakMiB();
+    // The one-read pass on its own (all digests and the URL scan), for its share of the memory.
+    FileHashes.Compute(path, urls: new UrlScanner());
+    Console.WriteLine(
+        $"one pass (digests + urls) alone: peak working set {PeakMiB()} MiB (before {before} MiB)"
+    );
     using var describer = new FileDescriber();
     var runs = new List<(TimeSpan Wall, double Cpu)>();
     Dictionary<string, object?> info = [];

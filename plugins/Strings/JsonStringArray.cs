@@ -5,19 +5,28 @@ using System.Text.Json;
 namespace Microkernel.Plugins.Strings;
 
 /// <summary>
-/// Writes a JSON array of printable-ASCII strings to a stream, byte for byte as the host's
+/// Writes a JSON array of ASCII strings to a stream, byte for byte as the host's
 /// <see cref="Utf8JsonWriter"/> (default options) writes the same strings, at a fraction of its
-/// cost per string: most hits need no escaping and are copied between quotes; the rest are
-/// escaped by <see cref="JsonEncodedText"/>, which uses the writer's default encoder.
+/// cost per string: text is copied between quotes, and the few bytes the writer's default encoder
+/// escapes are replaced by what that encoder gives for them (asked once, through
+/// <see cref="JsonEncodedText"/>, rather than listed by hand). For ASCII the encoder escapes each
+/// character on its own, so escaping byte by byte gives its output.
 /// </summary>
 internal sealed class JsonStringArray : IDisposable
 {
-    /// <summary>ASCII bytes the default encoder escapes, found by asking it rather than listed by hand.</summary>
+    /// <summary>Per ASCII byte: its escaped form, or null when the encoder keeps it as is.</summary>
+    private static readonly byte[]?[] Replacements = Enumerable
+        .Range(0, 128)
+        .Select(b => JsonEncodedText.Encode([(byte)b]).EncodedUtf8Bytes.ToArray())
+        .Select(encoded => encoded.Length == 1 ? null : encoded)
+        .ToArray();
+
+    /// <summary>The ASCII bytes that have a replacement.</summary>
     private static readonly SearchValues<byte> Escaped = SearchValues.Create(
         Enumerable
             .Range(0, 128)
+            .Where(b => Replacements[b] is not null)
             .Select(b => (byte)b)
-            .Where(b => JsonEncodedText.Encode([b]).EncodedUtf8Bytes.Length != 1)
             .ToArray()
     );
 
@@ -36,19 +45,37 @@ internal sealed class JsonStringArray : IDisposable
         Put("["u8);
     }
 
-    /// <summary>Adds a string of bytes in [0x00, 0x7f].</summary>
+    /// <summary>Adds a string of bytes in [0x00, 0x7f] (others would not be valid UTF-8 on their own).</summary>
     public void Add(ReadOnlySpan<byte> ascii)
     {
+        var escape = ascii.IndexOfAny(Escaped);
+        if (escape < 0 && ascii.Length + 3 <= BufferSize - _used)
+        {
+            // The common case, in one go: separator, quote, text, quote.
+            var free = _buffer.AsSpan(_used);
+            var at = 0;
+            if (!_empty)
+            {
+                free[at++] = (byte)',';
+            }
+            free[at++] = (byte)'"';
+            ascii.CopyTo(free[at..]);
+            at += ascii.Length;
+            free[at++] = (byte)'"';
+            _used += at;
+            _empty = false;
+            return;
+        }
         Put(_empty ? "\""u8 : ",\""u8);
         _empty = false;
-        if (ascii.ContainsAny(Escaped))
+        while (escape >= 0)
         {
-            Put(JsonEncodedText.Encode(ascii).EncodedUtf8Bytes);
+            Put(ascii[..escape]);
+            Put(Replacements[ascii[escape]]!);
+            ascii = ascii[(escape + 1)..];
+            escape = ascii.IndexOfAny(Escaped);
         }
-        else
-        {
-            Put(ascii);
-        }
+        Put(ascii);
         Put("\""u8);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -16,9 +17,11 @@ namespace Microkernel.Plugins.Strings;
 /// One pass finds both kinds: each 64-byte block becomes two bit masks (printable, zero), and
 /// shifted ANDs of them mark the positions where six printable bytes, or six printable/zero pairs,
 /// begin. Binary data almost never has such a position, so most blocks cost a few vector compares
-/// and no branch per byte; where one is found, the end of the run is a vectorised span search.
-/// Wide hits are only remembered (offset, length) and turned into strings after the ASCII ones,
-/// which keeps Cuckoo's "all ASCII, then all wide" order without a second pass.
+/// and no branch per byte; where one is found, the end of the run comes from the masks at hand
+/// (or a vectorised span search for long runs). Wide hits are only remembered (offset, length)
+/// and output after the ASCII ones, which keeps Cuckoo's "all ASCII, then all wide" order without
+/// a second pass. The module writes hits straight to JSON (<see cref="WriteJson"/>), so no string
+/// object is made per hit.
 /// </remarks>
 public static class PrintableStrings
 {
@@ -118,7 +121,10 @@ public static class PrintableStrings
             var pairs = printable & ((zero >> 1) | (nextZero << 63));
             // Bit 63 of nextPairs would need the block after next, but only bits 0..9 are used.
             var nextPairs = nextPrintable & (nextZero >> 1);
-            var wideStarts = wide.Count < maxCount ? RunsOfSix(pairs, nextPairs, 2) : 0;
+            var wideStarts =
+                (pairs | nextPairs) != 0 && wide.Count < maxCount
+                    ? RunsOfSix(pairs, nextPairs, 2)
+                    : 0;
             if ((asciiStarts | wideStarts) != 0)
             {
                 asciiStarts &= From(asciiFrom - start);
@@ -163,18 +169,23 @@ public static class PrintableStrings
     }
 
     /// <summary>
-    /// Bit i set when bits i, i+step, ..., i+5*step of the 128-bit value (<paramref name="high"/>:<paramref name="low"/>) are all set.
+    /// Bit i set when bits i, i+step, ..., i+5*step of the 128-bit value (<paramref name="high"/>:<paramref name="low"/>)
+    /// are all set, by doubling: runs of two, of four, then four and two. Only the low 6 * step
+    /// bits of <paramref name="high"/> are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong RunsOfSix(ulong low, ulong high, int step)
+    private static ulong RunsOfSix(ulong low, ulong high, [ConstantExpected] int step)
     {
-        var runs = low;
-        for (var k = step; k < MinimumLength * step; k += step)
-        {
-            runs &= (low >> k) | (high << (Block - k));
-        }
-        return runs;
+        var two = low & Shifted(low, high, step);
+        var twoHigh = high & (high >> step);
+        var four = two & Shifted(two, twoHigh, 2 * step);
+        return four & Shifted(two, twoHigh, 4 * step);
     }
+
+    /// <summary>Bits <paramref name="by"/> .. 63 + <paramref name="by"/> of (high:low), as a 64-bit value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Shifted(ulong low, ulong high, int by) =>
+        (low >> by) | (high << (Block - by));
 
     /// <summary>Bits at positions &gt;= <paramref name="offset"/> (all for negative, none past 63).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
