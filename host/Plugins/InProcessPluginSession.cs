@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using McMaster.NETCore.Plugins;
+using System.Runtime.Loader;
 using Microkernel.Contracts;
 using Microsoft.Extensions.Logging;
 
@@ -48,22 +48,13 @@ internal sealed class InProcessPluginSession
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void LoadPlugin(PluginFolder folder, ILogger logger)
     {
-        PluginLoader? loader = null;
+        AssemblyLoadContext? context = null;
         try
         {
-            loader = PluginLoader.CreateFromAssemblyFile(
-                folder.MainAssemblyPath!,
-                isUnloadable: true,
-                sharedTypes: SharedTypes,
-                config =>
-                {
-                    config.PreferSharedTypes = false;
-                    // Mapped from disk (cheaper than copying into memory): the daemon loads from
-                    // immutable snapshots, so nothing overwrites a loaded file.
-                    config.LoadInMemory = false;
-                }
-            );
-            var assembly = loader.LoadDefaultAssembly();
+            // Mapped from disk (cheaper than copying into memory): the daemon loads from
+            // immutable snapshots, so nothing overwrites a loaded file.
+            context = PluginLoadContexts.Create(folder.MainAssemblyPath!, SharedTypes);
+            var assembly = context.LoadFromAssemblyPath(folder.MainAssemblyPath!);
             var version =
                 assembly
                     .GetCustomAttribute<AssemblyInformationalVersionAttribute>()
@@ -103,11 +94,11 @@ internal sealed class InProcessPluginSession
             _plugins.Add(
                 new LoadedPlugin(
                     folder.Name,
-                    loader,
-                    new WeakReference(loader.LoadContext, trackResurrection: true)
+                    context,
+                    new WeakReference(context, trackResurrection: true)
                 )
             );
-            loader = null;
+            context = null;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -115,7 +106,7 @@ internal sealed class InProcessPluginSession
         }
         finally
         {
-            loader?.Dispose();
+            context?.Unload();
         }
     }
 
@@ -264,13 +255,19 @@ internal sealed class InProcessPluginSession
             var references = new List<(string, WeakReference, bool)>();
             foreach (var plugin in _plugins)
             {
-                plugin.Loader.Dispose();
-                references.Add((plugin.Name, plugin.Context, _abandoned.Contains(plugin.Name)));
+                plugin.Context.Unload();
+                references.Add(
+                    (plugin.Name, plugin.ContextReference, _abandoned.Contains(plugin.Name))
+                );
             }
             _plugins.Clear();
             return references;
         }
     }
 
-    private sealed record LoadedPlugin(string Name, PluginLoader Loader, WeakReference Context);
+    private sealed record LoadedPlugin(
+        string Name,
+        AssemblyLoadContext Context,
+        WeakReference ContextReference
+    );
 }
