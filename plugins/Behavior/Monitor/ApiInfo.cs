@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Behavior.Monitor;
@@ -121,5 +122,32 @@ internal sealed class ApiInfo
     /// <summary>Which process <see cref="CallCount"/> belongs to.</summary>
     public int CountSegment { get; set; }
 
-    public int IndexOf(string name) => IndexByName.GetValueOrDefault(name, -1);
+    /// <summary>Position of the argument called <paramref name="name"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int IndexOf(string name)
+    {
+        // The summary rules ask every call of an API for the same few names, each the same
+        // string literal: found by reference, the name is not hashed again on every call.
+        var recent = _recent;
+        for (var i = 0; i < recent.Length; i++)
+        {
+            if (ReferenceEquals(recent[i].Name, name))
+            {
+                return recent[i].Index;
+            }
+        }
+        return IndexOfUncached(name);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int IndexOfUncached(string name)
+    {
+        var index = IndexByName.GetValueOrDefault(name, -1);
+        _recent[_nextRecent] = (name, index);
+        _nextRecent = (_nextRecent + 1) % _recent.Length;
+        return index;
+    }
+
+    private readonly (string? Name, int Index)[] _recent = new (string?, int)[8];
+    private int _nextRecent;
 }
