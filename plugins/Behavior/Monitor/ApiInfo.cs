@@ -82,6 +82,22 @@ internal sealed class ApiInfo
         }
         IsSuccessIndex = IndexByName.GetValueOrDefault("is_success", -1);
         RetvalIndex = IndexByName.GetValueOrDefault("retval", -1);
+        var written = new List<(int, byte[])>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (i == IsSuccessIndex || i == RetvalIndex || Shadowed[i])
+            {
+                continue;
+            }
+            byte[] prefix =
+            [
+                .. written.Count == 0 ? "{\""u8 : ",\""u8,
+                .. args[i].JsonName.EncodedUtf8Bytes,
+                .. "\":"u8,
+            ];
+            written.Add((i, prefix));
+        }
+        CallArguments = [.. written];
     }
 
     public string Name { get; }
@@ -102,6 +118,12 @@ internal sealed class ApiInfo
     public bool[] Shadowed { get; }
 
     public int IsSuccessIndex { get; }
+
+    /// <summary>
+    /// The arguments a call list shows (not is_success, retval or shadowed ones), each with the
+    /// JSON text before its value: <c>{"name":</c> for the first, <c>,"name":</c> after.
+    /// </summary>
+    public (int Index, byte[] Prefix)[] CallArguments { get; }
 
     public int RetvalIndex { get; }
 

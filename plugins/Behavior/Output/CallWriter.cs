@@ -80,24 +80,18 @@ internal sealed partial class CallWriter(MonitorProcess process, int initialCapa
         WriteHeader(parser);
         var json = _json;
         json.Literal(ArgumentsName);
-        json.Byte((byte)'{');
         var doc = parser.Document;
         var args = parser.Args;
         var specs = info.Args;
-        var separator = false;
-        for (var i = 0; i < specs.Length; i++)
+        var shown = info.CallArguments;
+        if (shown.Length == 0)
         {
-            if (i == info.IsSuccessIndex || i == info.RetvalIndex || info.Shadowed[i])
-            {
-                continue;
-            }
-            if (separator)
-            {
-                json.Byte((byte)',');
-            }
-            separator = true;
-            json.PropertyName(specs[i].JsonName);
-            json.Converted(doc, args[i], specs[i].Converter);
+            json.Byte((byte)'{');
+        }
+        foreach (var (index, prefix) in shown)
+        {
+            json.Literal(prefix);
+            json.Converted(doc, args[index], specs[index].Converter);
         }
         json.Byte((byte)'}');
         json.Literal(FlagsName);

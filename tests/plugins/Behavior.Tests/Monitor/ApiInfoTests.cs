@@ -57,4 +57,20 @@ public sealed class ApiInfoTests
         Assert.Equal(2, info.IndexOf("handle"));
         Assert.Equal(1, info.IndexOf("name"));
     }
+
+    [Fact]
+    public void Call_lists_show_the_arguments_but_status_return_value_and_shadowed_ones()
+    {
+        var info = Info("is_success", "retval", "handle", "name", "handle", "size");
+        Assert.Equal(
+            [(3, "{\"name\":"), (4, ",\"handle\":"), (5, ",\"size\":")],
+            info.CallArguments.Select(a => (a.Index, System.Text.Encoding.UTF8.GetString(a.Prefix)))
+        );
+        Assert.Empty(Info("is_success", "retval").CallArguments);
+        Assert.Equal(
+            [(0, "{\"only\":")],
+            Info("only")
+                .CallArguments.Select(a => (a.Index, System.Text.Encoding.UTF8.GetString(a.Prefix)))
+        );
+    }
 }
