@@ -40,7 +40,24 @@ public sealed class BehaviorAnalysis : Processing
 
     private object? Run(bool includeCalls, long sizeLimit, CancellationToken cancellationToken)
     {
-        var state = new AnalysisState();
+        var warmUp = includeCalls ? CallListWarmUp.Start() : null;
+        try
+        {
+            return Run(includeCalls, sizeLimit, state: new AnalysisState(), cancellationToken);
+        }
+        finally
+        {
+            warmUp?.Join();
+        }
+    }
+
+    private object? Run(
+        bool includeCalls,
+        long sizeLimit,
+        AnalysisState state,
+        CancellationToken cancellationToken
+    )
+    {
         var logs = EnumerateLogs(sizeLimit, state);
         foreach (var log in logs)
         {
