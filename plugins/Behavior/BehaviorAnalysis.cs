@@ -40,7 +40,24 @@ public sealed class BehaviorAnalysis : Processing
 
     private object? Run(bool includeCalls, long sizeLimit, CancellationToken cancellationToken)
     {
-        var state = new AnalysisState();
+        var warmUp = includeCalls ? CallListWarmUp.Start() : null;
+        try
+        {
+            return Run(includeCalls, sizeLimit, state: new AnalysisState(), cancellationToken);
+        }
+        finally
+        {
+            warmUp?.Join();
+        }
+    }
+
+    private object? Run(
+        bool includeCalls,
+        long sizeLimit,
+        AnalysisState state,
+        CancellationToken cancellationToken
+    )
+    {
         var logs = EnumerateLogs(sizeLimit, state);
         foreach (var log in logs)
         {
@@ -326,7 +343,11 @@ public sealed class BehaviorAnalysis : Processing
             bufferDirectory: null,
             logger: null
         );
-        var calls = new CallWriter(process);
+        // Full buffers change hands with a pipelined stream: fill them to near their size.
+        var (flushAt, capacity) = stream is PipelinedFileStream pipelined
+            ? (pipelined.BufferSize - pipelined.BufferSize / 16, pipelined.BufferSize)
+            : (1 << 18, 1 << 18);
+        var calls = new CallWriter(process, capacity);
         var active = false;
         try
         {
@@ -349,7 +370,7 @@ public sealed class BehaviorAnalysis : Processing
                 if (kind == MonitorEventKind.Call && active)
                 {
                     calls.Write(parser);
-                    if (calls.PendingBytes > 1 << 18)
+                    if (calls.PendingBytes > flushAt)
                     {
                         calls.CopyTo(stream);
                     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Behavior.Monitor;
@@ -81,6 +82,22 @@ internal sealed class ApiInfo
         }
         IsSuccessIndex = IndexByName.GetValueOrDefault("is_success", -1);
         RetvalIndex = IndexByName.GetValueOrDefault("retval", -1);
+        var written = new List<(int, byte[])>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (i == IsSuccessIndex || i == RetvalIndex || Shadowed[i])
+            {
+                continue;
+            }
+            byte[] prefix =
+            [
+                .. written.Count == 0 ? "{\""u8 : ",\""u8,
+                .. args[i].JsonName.EncodedUtf8Bytes,
+                .. "\":"u8,
+            ];
+            written.Add((i, prefix));
+        }
+        CallArguments = [.. written];
     }
 
     public string Name { get; }
@@ -102,6 +119,12 @@ internal sealed class ApiInfo
 
     public int IsSuccessIndex { get; }
 
+    /// <summary>
+    /// The arguments a call list shows (not is_success, retval or shadowed ones), each with the
+    /// JSON text before its value: <c>{"name":</c> for the first, <c>,"name":</c> after.
+    /// </summary>
+    public (int Index, byte[] Prefix)[] CallArguments { get; }
+
     public int RetvalIndex { get; }
 
     /// <summary>Value-map flags; null when the API has no flags_value table (then no flags at all).</summary>
@@ -121,5 +144,32 @@ internal sealed class ApiInfo
     /// <summary>Which process <see cref="CallCount"/> belongs to.</summary>
     public int CountSegment { get; set; }
 
-    public int IndexOf(string name) => IndexByName.GetValueOrDefault(name, -1);
+    /// <summary>Position of the argument called <paramref name="name"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int IndexOf(string name)
+    {
+        // The summary rules ask every call of an API for the same few names, each the same
+        // string literal: found by reference, the name is not hashed again on every call.
+        var recent = _recent;
+        for (var i = 0; i < recent.Length; i++)
+        {
+            if (ReferenceEquals(recent[i].Name, name))
+            {
+                return recent[i].Index;
+            }
+        }
+        return IndexOfUncached(name);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int IndexOfUncached(string name)
+    {
+        var index = IndexByName.GetValueOrDefault(name, -1);
+        _recent[_nextRecent] = (name, index);
+        _nextRecent = (_nextRecent + 1) % _recent.Length;
+        return index;
+    }
+
+    private readonly (string? Name, int Index)[] _recent = new (string?, int)[8];
+    private int _nextRecent;
 }

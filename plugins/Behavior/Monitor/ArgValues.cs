@@ -130,31 +130,39 @@ internal static class ArgValues
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendPlainString(Utf8Buffer output, ReadOnlySpan<byte> text)
     {
-        var escapes = text.IndexOfAny(QuoteOrBackslash) < 0 ? 0 : CountEscapes(text);
-        var span = output.GetSpan(text.Length + escapes + 2);
-        span[0] = (byte)'"';
-        if (escapes == 0)
+        var next = text.IndexOfAny(QuoteOrBackslash);
+        if (next < 0)
         {
-            text.CopyTo(span[1..]);
+            var plain = output.GetSpan(text.Length + 2);
+            plain[0] = (byte)'"';
+            text.CopyTo(plain[1..]);
+            plain[text.Length + 1] = (byte)'"';
+            output.Advance(text.Length + 2);
+            return;
         }
-        else
+        // Windows paths and registry keys: a backslash every few bytes. Room for the worst case
+        // (every byte escaped), then the runs between escapes are copied whole.
+        var span = output.GetSpan(text.Length * 2 + 2);
+        span[0] = (byte)'"';
+        var at = 1;
+        while (true)
         {
-            var at = 1;
-            foreach (var b in text)
+            text[..next].CopyTo(span[at..]);
+            at += next;
+            span[at++] = (byte)'\\';
+            span[at++] = text[next];
+            text = text[(next + 1)..];
+            next = text.IndexOfAny(QuoteOrBackslash);
+            if (next < 0)
             {
-                if (b is (byte)'"' or (byte)'\\')
-                {
-                    span[at++] = (byte)'\\';
-                }
-                span[at++] = b;
+                break;
             }
         }
-        span[text.Length + escapes + 1] = (byte)'"';
-        output.Advance(text.Length + escapes + 2);
+        text.CopyTo(span[at..]);
+        at += text.Length;
+        span[at++] = (byte)'"';
+        output.Advance(at);
     }
-
-    private static int CountEscapes(ReadOnlySpan<byte> text) =>
-        text.Count((byte)'"') + text.Count((byte)'\\');
 
     private static void Append(Utf8Buffer output, ReadOnlySpan<byte> bytes)
     {

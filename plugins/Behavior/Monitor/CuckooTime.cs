@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Microkernel.Plugins.Behavior.Monitor;
 
 /// <summary>
@@ -51,6 +53,45 @@ internal readonly record struct CuckooTime(long Seconds, int Microseconds) : ICo
 
     /// <summary>jsondump's <c>timegm(dt.timetuple()) + dt.microsecond / 1e6</c>.</summary>
     public double ToEpochDouble() => Seconds + Microseconds / 1e6;
+
+    /// <summary>
+    /// <see cref="ToEpochDouble"/> as the shortest round-trip text ("R"), in UTF-8, the way the
+    /// call lists print times; returns the length (at most 24; <paramref name="destination"/>
+    /// needs 32 bytes).
+    /// </summary>
+    public int FormatEpochUtf8(Span<byte> destination)
+    {
+        if (Seconds is >= 1L << 30 and < 1L << 32 && Microseconds is >= 0 and < 1000000)
+        {
+            // From 2^30 to 2^32 s (years 2004 to 2106) doubles are 2^-23 or 2^-22 s apart, finer
+            // than a microsecond, and seconds + microseconds / 1e6 always lands on the double
+            // nearest the decimal (no decimal of this form is within 1e-16 of a midpoint): the
+            // shortest text that reads back as that double is the decimal itself, trailing zeros
+            // dropped. Formatting the digits directly skips the float-to-text search, a large
+            // part of writing a call. The tests compare it with "R" for every microsecond.
+            Seconds.TryFormat(destination, out var length, default, CultureInfo.InvariantCulture);
+            var micro = Microseconds;
+            if (micro != 0)
+            {
+                destination[length++] = (byte)'.';
+                var digits = 6;
+                while (micro % 10 == 0)
+                {
+                    micro /= 10;
+                    digits--;
+                }
+                for (var i = digits - 1; i >= 0; i--)
+                {
+                    destination[length + i] = (byte)('0' + micro % 10);
+                    micro /= 10;
+                }
+                length += digits;
+            }
+            return length;
+        }
+        ToEpochDouble().TryFormat(destination, out var written, "R", CultureInfo.InvariantCulture);
+        return written;
+    }
 
     /// <summary>Day of the month (what Cuckoo stores as a reboot event's time, Q9).</summary>
     public int DayOfMonth =>

@@ -47,6 +47,11 @@ internal sealed class MonitorLogParser : IDisposable
     private readonly string? _bufferDirectory;
     private readonly ILogger? _logger;
     private readonly Dictionary<long, ApiInfo> _infos = [];
+
+    /// <summary>Small API indexes (all the monitor uses) by position: no hashing per call.</summary>
+    private ApiInfo?[] _infoByIndex = new ApiInfo?[64];
+
+    private const int MaxDirectIndex = 4096;
     private readonly Dictionary<string, FlagTables> _flagTables = new(StringComparer.Ordinal);
     private BsonValue[] _args = new BsonValue[16];
     private int _argCount;
@@ -284,7 +289,9 @@ internal sealed class MonitorLogParser : IDisposable
             return MonitorEventKind.End;
         }
 
-        if (!_infos.TryGetValue(indexNumber, out var info))
+        var info =
+            (ulong)indexNumber < (ulong)_infoByIndex.Length ? _infoByIndex[indexNumber] : null;
+        if (info is null && !_infos.TryGetValue(indexNumber, out info))
         {
             Problems.Add(
                 _frames.Offset,
@@ -577,6 +584,17 @@ internal sealed class MonitorLogParser : IDisposable
             ResolveFlags(info, flagTables);
         }
         _infos[index] = info;
+        if ((ulong)index < MaxDirectIndex)
+        {
+            if (index >= _infoByIndex.Length)
+            {
+                Array.Resize(
+                    ref _infoByIndex,
+                    (int)Math.Min(MaxDirectIndex, Math.Max(index + 1, _infoByIndex.Length * 2))
+                );
+            }
+            _infoByIndex[index] = info;
+        }
     }
 
     private ArgSpec ParseArgSpec(ReadOnlySpan<byte> doc, BsonValue item)

@@ -14,7 +14,7 @@ namespace Microkernel.Plugins.Behavior.Output;
 /// copies to the section stream in large blocks. The few APIs that C2's MonitorProcessLog
 /// rewrites (services, VBA, PDF, exceptions) take a slower path through nodes.
 /// </summary>
-internal sealed partial class CallWriter(MonitorProcess process)
+internal sealed partial class CallWriter(MonitorProcess process, int initialCapacity = 1 << 18)
 {
     private static ReadOnlySpan<byte> TidName => "{\"tid\":"u8;
     private static ReadOnlySpan<byte> TimeName => ",\"time\":"u8;
@@ -30,7 +30,7 @@ internal sealed partial class CallWriter(MonitorProcess process)
     private static ReadOnlySpan<byte> BufferName => ",\"buffer\":"u8;
     private static ReadOnlySpan<byte> RawName => ",\"raw\":"u8;
 
-    private readonly JsonFragments _json = new(1 << 18);
+    private readonly JsonFragments _json = new(initialCapacity);
     private long _lastMilliseconds = long.MinValue;
     private readonly byte[] _lastTime = new byte[32]; // "R" of a double: at most 24 bytes
     private int _lastTimeLength;
@@ -48,9 +48,21 @@ internal sealed partial class CallWriter(MonitorProcess process)
     /// <summary>JSON bytes written so far and not yet taken by <see cref="CopyTo"/>.</summary>
     public int PendingBytes => _json.Output.WrittenCount;
 
-    /// <summary>Moves the pending JSON bytes to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Moves the pending JSON bytes to <paramref name="output"/> (a <see cref="PipelinedFileStream"/>
+    /// takes the whole buffer and gives back an empty one).
+    /// </summary>
     public void CopyTo(Stream output)
     {
+        if (_json.Output.WrittenCount == 0)
+        {
+            return;
+        }
+        if (output is PipelinedFileStream pipelined)
+        {
+            _json.Output.HandOver(pipelined.Exchange);
+            return;
+        }
         output.Write(_json.Output.WrittenSpan);
         _json.Output.Clear();
     }
@@ -68,24 +80,18 @@ internal sealed partial class CallWriter(MonitorProcess process)
         WriteHeader(parser);
         var json = _json;
         json.Literal(ArgumentsName);
-        json.Byte((byte)'{');
         var doc = parser.Document;
         var args = parser.Args;
         var specs = info.Args;
-        var separator = false;
-        for (var i = 0; i < specs.Length; i++)
+        var shown = info.CallArguments;
+        if (shown.Length == 0)
         {
-            if (i == info.IsSuccessIndex || i == info.RetvalIndex || info.Shadowed[i])
-            {
-                continue;
-            }
-            if (separator)
-            {
-                json.Byte((byte)',');
-            }
-            separator = true;
-            json.PropertyName(specs[i].JsonName);
-            json.Converted(doc, args[i], specs[i].Converter);
+            json.Byte((byte)'{');
+        }
+        foreach (var (index, prefix) in shown)
+        {
+            json.Literal(prefix);
+            json.Converted(doc, args[index], specs[index].Converter);
         }
         json.Byte((byte)'}');
         json.Literal(FlagsName);
@@ -117,10 +123,9 @@ internal sealed partial class CallWriter(MonitorProcess process)
         {
             // Calls come in bursts with the same millisecond: format each time once.
             _lastMilliseconds = parser.TimeMilliseconds;
-            process
+            _lastTimeLength = process
                 .FirstSeen.AddMilliseconds(_lastMilliseconds)
-                .ToEpochDouble()
-                .TryFormat(_lastTime, out _lastTimeLength, "R", CultureInfo.InvariantCulture);
+                .FormatEpochUtf8(_lastTime);
         }
         json.Literal(TimeName);
         json.Literal(_lastTime.AsSpan(0, _lastTimeLength));

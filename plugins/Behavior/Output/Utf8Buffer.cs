@@ -20,6 +20,17 @@ internal sealed class Utf8Buffer(int initialCapacity = 256) : IBufferWriter<byte
     /// <summary>Forgets the written bytes and keeps the storage.</summary>
     public void Clear() => _length = 0;
 
+    /// <summary>
+    /// Gives the storage with the written bytes to <paramref name="take"/>, which returns the
+    /// (empty) storage to continue in: whole buffers change hands instead of being copied.
+    /// </summary>
+    public void HandOver(Func<byte[], int, byte[]> take)
+    {
+        var replacement = take(_buffer, _length);
+        _buffer = replacement.Length >= 16 ? replacement : new byte[16];
+        _length = 0;
+    }
+
     /// <summary>Room for at least <paramref name="sizeHint"/> bytes (one at least) after the written ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> GetSpan(int sizeHint = 0)

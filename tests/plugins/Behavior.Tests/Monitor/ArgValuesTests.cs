@@ -33,6 +33,12 @@ public sealed class ArgValuesTests
             "\u2028",
             "emoji \U0001F600",
             "\u007f",
+            "\\",
+            "\"",
+            "trailing\\",
+            "\\leading",
+            "\\\\\\\"\"\"",
+            @"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run\a ""long"" value name\",
         };
         for (var c = 0; c < 128; c++)
         {

@@ -27,4 +27,51 @@ public sealed class PipelinedFileStreamTests
         }
         Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
     }
+
+    [Fact]
+    public void Exchanged_buffers_land_in_order_between_written_bytes()
+    {
+        using var folder = TempDirectory.Create();
+        var path = folder.Combine("out.bin");
+        var expected = new MemoryStream();
+        var random = new Random(13);
+        var given = new HashSet<byte[]>(ReferenceEqualityComparer.Instance);
+        using (var stream = new PipelinedFileStream(path, bufferSize: 256))
+        {
+            var own = new byte[300]; // the caller's first buffer, bigger than the stream's
+            for (var i = 0; i < 2000; i++)
+            {
+                if (random.Next(3) == 0)
+                {
+                    var chunk = new byte[random.Next(0, 100)];
+                    random.NextBytes(chunk);
+                    stream.Write(chunk);
+                    expected.Write(chunk);
+                }
+                var length = random.Next(0, Math.Min(own.Length, 256) + 1);
+                random.NextBytes(own.AsSpan(0, length));
+                expected.Write(own, 0, length);
+                given.Add(own);
+                own = stream.Exchange(own, length);
+                // The returned buffer is empty room: never one the writer may still be reading.
+                Assert.True(own.Length >= stream.BufferSize);
+                random.NextBytes(own); // scribbles over it at once, as a caller would
+            }
+            Assert.Equal(expected.Length, stream.Position);
+        }
+        Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
+        Assert.True(given.Count > 4, "buffers were exchanged, not copied");
+    }
+
+    [Fact]
+    public void Disposing_twice_writes_once()
+    {
+        using var folder = TempDirectory.Create();
+        var path = folder.Combine("out.bin");
+        var stream = new PipelinedFileStream(path, bufferSize: 16);
+        stream.Write("0123456789abcdefXYZ"u8);
+        stream.Dispose();
+        stream.Dispose();
+        Assert.Equal("0123456789abcdefXYZ"u8.ToArray(), File.ReadAllBytes(path));
+    }
 }
