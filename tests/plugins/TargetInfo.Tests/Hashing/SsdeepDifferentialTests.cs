@@ -64,6 +64,7 @@ public sealed class SsdeepDifferentialTests
         "mixed",
         "period",
         "high",
+        "pairs",
     ];
 
     [Theory]
@@ -192,7 +193,10 @@ public sealed class SsdeepDifferentialTests
     /// random: triggers as often as the block size says; text: a narrow byte range; zeros: the
     /// rolling hash never changes; mixed: runs of all three; period: a short repeating pattern,
     /// whose triggers repeat with it; high: only bytes with both top bits set, which the vector
-    /// path carries above the 6-bit hashes until it stores them.
+    /// path carries above the 6-bit hashes until it stores them; pairs: random with short bursts of
+    /// 247, 142 repeated, where every window ending in 142 has a rolling sum of 3 * 2^14 times an
+    /// odd number, so every other byte triggers each block size up to 49152 (the dense case,
+    /// where candidates are taken from whole sums rather than their low bits).
     /// </summary>
     internal static byte[] Generate(int size, string shape, int seed)
     {
@@ -210,6 +214,17 @@ public sealed class SsdeepDifferentialTests
                 }
                 break;
             case "zeros":
+                break;
+            case "pairs":
+                random.NextBytes(data);
+                for (var at = random.Next(1000, 9000); at < size; at += random.Next(1000, 9000))
+                {
+                    var burst = Math.Min(random.Next(20, 61), size - at);
+                    for (var j = 0; j < burst; j++)
+                    {
+                        data[at + j] = (byte)(j % 2 == 0 ? 247 : 142);
+                    }
+                }
                 break;
             case "high":
                 for (var i = 0; i < size; i++)
