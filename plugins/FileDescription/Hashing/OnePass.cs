@@ -9,12 +9,16 @@ namespace Microkernel.Plugins.FileDescription.Hashing;
 /// scanner), with the lanes spread over the cores.
 /// </summary>
 /// <remarks>
-/// The calling thread reads into a small ring of pooled buffers; one worker per core (at most one
-/// per lane) repeatedly takes the lane that is furthest behind and not being worked on and feeds
-/// it its next chunk. Lanes are never fed concurrently, so each sees its chunks in order, but they
-/// may drift apart by up to the ring's size, so an uneven mix (MD5 costs several times CRC-32)
-/// still keeps every core busy without a barrier per chunk. A buffer is read into again once every
-/// lane is done with it. Memory: <see cref="Slots"/> buffers of <see cref="ChunkSize"/> (+ <see cref="Gap"/>).
+/// One worker per core (at most one per lane; the calling thread is one of them) repeatedly takes
+/// the next job: reading the next chunk into a small ring of pooled buffers while the ring has
+/// room, else feeding the lane that is furthest behind and not being worked on its next chunk.
+/// Lanes are never fed concurrently, so each sees its chunks in order, but they may drift apart
+/// by up to the ring's size, so an uneven mix (MD5 costs several times CRC-32) still keeps every
+/// core busy without a barrier per chunk. A buffer is read into again once every lane is done
+/// with it. The workers do the reading themselves rather than a reader thread: a third thread on
+/// two cores woke, and was woken, for every chunk of every lane, which cost about a tenth of the
+/// hashing itself in context switches. Memory: <see cref="Slots"/> buffers of
+/// <see cref="ChunkSize"/> (+ <see cref="Gap"/>).
 /// </remarks>
 internal static class OnePass
 {
@@ -98,7 +102,10 @@ internal static class OnePass
         private readonly int[] _pending = new int[Slots];
 
         private long _published; // chunks 0 .. _published - 1 are readable
+        private long _size;
+        private bool _reading;
         private bool _ended;
+        private int _waiting;
         private ExceptionDispatchInfo? _failure;
 
         public long Run()
@@ -107,26 +114,26 @@ internal static class OnePass
             {
                 _buffers[slot] = ArrayPool<byte>.Shared.Rent(BufferSize);
             }
-            var threads = new Thread[workers];
-            for (var i = 0; i < threads.Length; i++)
-            {
-                threads[i] = new Thread(Work) { IsBackground = true, Name = "one-pass hashing" };
-                threads[i].Start();
-            }
-            long size = 0;
+            // The calling thread is one of the workers.
+            var threads = new Thread[workers - 1];
             try
             {
-                size = Read();
-            }
-            catch (Exception e)
-            {
-                Fail(e);
+                for (var i = 0; i < threads.Length; i++)
+                {
+                    threads[i] = new Thread(Work)
+                    {
+                        IsBackground = true,
+                        Name = "one-pass hashing",
+                    };
+                    threads[i].Start();
+                }
+                Work();
             }
             finally
             {
                 foreach (var thread in threads)
                 {
-                    thread.Join();
+                    thread?.Join();
                 }
                 foreach (var buffer in _buffers)
                 {
@@ -134,94 +141,109 @@ internal static class OnePass
                 }
             }
             _failure?.Throw();
-            return size;
-        }
-
-        private long Read()
-        {
-            long size = 0;
-            for (long chunk = 0; ; chunk++)
-            {
-                var slot = (int)(chunk % Slots);
-                lock (_gate)
-                {
-                    while (_pending[slot] > 0 && _failure is null)
-                    {
-                        Monitor.Wait(_gate);
-                    }
-                    if (_failure is not null)
-                    {
-                        return size;
-                    }
-                }
-                cancellationToken.ThrowIfCancellationRequested();
-                var read = ReadFull(stream, _buffers[slot]);
-                lock (_gate)
-                {
-                    if (read > 0)
-                    {
-                        _counts[slot] = read;
-                        _pending[slot] = lanes.Count;
-                        _published = chunk + 1;
-                    }
-                    // A short read is the end: ReadFull only stops early there.
-                    _ended = read < ChunkSize;
-                    Monitor.PulseAll(_gate);
-                }
-                size += read;
-                if (read < ChunkSize)
-                {
-                    return size;
-                }
-            }
+            return _size;
         }
 
         private void Work()
         {
-            while (true)
+            try
             {
-                int lane;
-                long chunk;
-                lock (_gate)
-                {
-                    while (true)
-                    {
-                        if (_failure is not null)
-                        {
-                            return;
-                        }
-                        lane = Pick();
-                        if (lane >= 0)
-                        {
-                            break;
-                        }
-                        if (_ended && Array.TrueForAll(_next, next => next == _published))
-                        {
-                            return;
-                        }
-                        Monitor.Wait(_gate);
-                    }
-                    _busy[lane] = true;
-                    chunk = _next[lane];
-                }
-                var slot = (int)(chunk % Slots);
-                try
+                while (Next() is { } job)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    lanes[lane](_buffers[slot], _counts[slot]);
+                    if (job.Lane < 0)
+                    {
+                        ReadChunk(job.Chunk);
+                    }
+                    else
+                    {
+                        Feed(job.Lane, job.Chunk);
+                    }
                 }
-                catch (Exception e)
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+        }
+
+        /// <summary>
+        /// The next thing to do, waiting only when there is nothing: read the next chunk while
+        /// the ring has room (reading is cheap and keeps every lane supplied), else feed the
+        /// free lane furthest behind. Null when the pass is over or failed.
+        /// </summary>
+        private (int Lane, long Chunk)? Next()
+        {
+            lock (_gate)
+            {
+                while (true)
                 {
-                    Fail(e);
-                    return;
+                    if (_failure is not null)
+                    {
+                        return null;
+                    }
+                    if (!_ended && !_reading && _pending[(int)(_published % Slots)] == 0)
+                    {
+                        _reading = true;
+                        return (-1, _published);
+                    }
+                    var lane = Pick();
+                    if (lane >= 0)
+                    {
+                        _busy[lane] = true;
+                        return (lane, _next[lane]);
+                    }
+                    if (_ended && Array.TrueForAll(_next, next => next == _published))
+                    {
+                        return null;
+                    }
+                    _waiting++;
+                    Monitor.Wait(_gate);
+                    _waiting--;
                 }
-                lock (_gate)
+            }
+        }
+
+        private void ReadChunk(long chunk)
+        {
+            var slot = (int)(chunk % Slots);
+            var read = ReadFull(stream, _buffers[slot]);
+            lock (_gate)
+            {
+                _reading = false;
+                if (read > 0)
                 {
-                    _busy[lane] = false;
-                    _next[lane] = chunk + 1;
-                    _pending[slot]--;
-                    Monitor.PulseAll(_gate);
+                    _counts[slot] = read;
+                    _pending[slot] = lanes.Count;
+                    _published = chunk + 1;
+                    _size += read;
                 }
+                // A short read is the end: ReadFull only stops early there.
+                _ended = read < ChunkSize;
+                WakeWaiters();
+            }
+        }
+
+        private void Feed(int lane, long chunk)
+        {
+            var slot = (int)(chunk % Slots);
+            lanes[lane](_buffers[slot], _counts[slot]);
+            lock (_gate)
+            {
+                _busy[lane] = false;
+                _next[lane] = chunk + 1;
+                _pending[slot]--;
+                WakeWaiters();
+            }
+        }
+
+        // Waking only when someone waits: a wait and a wake are system calls, and with a wake
+        // per chunk and lane they cost more than the reads.
+        private void WakeWaiters()
+        {
+            if (_waiting > 0)
+            {
+                Monitor.PulseAll(_gate);
             }
         }
 

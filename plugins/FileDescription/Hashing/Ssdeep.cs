@@ -27,8 +27,8 @@ namespace Microkernel.Plugins.FileDescription.Hashing;
 /// <item>A sum hash is 6 bits, so all of them (each block size's piece hash and half hash, and the
 /// last hash) fit in one 64-byte vector, and the hash's step for a byte is a map from 64 states
 /// to 64 states, itself a 64-byte vector. With AVX-512 VBMI a byte permute applies a map to all
-/// 64 hashes, or composes two maps; with maps for byte pairs precomputed, eight bytes cost four
-/// permutes, only one of them on the state's dependency chain. Without VBMI, a scalar loop steps
+/// 64 hashes, or composes two maps; a pair's map is one table row XORed with a byte, so eight bytes
+/// cost four permutes, only one of them on the state's dependency chain. Without VBMI, a scalar loop steps
 /// the tracked hashes as libfuzzy does.</item>
 /// </list>
 /// <para>
@@ -264,6 +264,10 @@ public sealed class Ssdeep
     /// </summary>
     private int FindByLowBits(ReadOnlySpan<byte> data, int offset, int i, int length, uint low)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            i = FindByLowBitsWide(data, offset, i, length, low);
+        }
         ref var bytes = ref MemoryMarshal.GetReference(data);
         var lowMask = Vector256.Create((byte)Math.Min(low, byte.MaxValue));
         var topThree = Vector256.Create((byte)0xE0);
@@ -306,6 +310,53 @@ public sealed class Ssdeep
         }
         return i;
     }
+
+    /// <summary>
+    /// <see cref="FindByLowBits"/> 64 positions per vector (AVX-512): the same steps on twice the
+    /// lanes, about a tenth of ssdeep's time saved; the narrower loop finishes the last positions.
+    /// </summary>
+    private int FindByLowBitsWide(ReadOnlySpan<byte> data, int offset, int i, int length, uint low)
+    {
+        ref var bytes = ref MemoryMarshal.GetReference(data);
+        var lowMask = Vector512.Create((byte)Math.Min(low, byte.MaxValue));
+        var topThree = Vector512.Create((byte)0xE0);
+        for (; i + WideLanes <= length; i += WideLanes)
+        {
+            var at = offset + i;
+            var c0 = Vector512.LoadUnsafe(ref bytes, (nuint)at);
+            var c1 = Vector512.LoadUnsafe(ref bytes, (nuint)(at - 1));
+            var u1 = c0 + c1;
+            var u2 = u1 + Vector512.LoadUnsafe(ref bytes, (nuint)(at - 2));
+            var u3 = u2 + Vector512.LoadUnsafe(ref bytes, (nuint)(at - 3));
+            var u4 = u3 + Vector512.LoadUnsafe(ref bytes, (nuint)(at - 4));
+            var u5 = u4 + Vector512.LoadUnsafe(ref bytes, (nuint)(at - 5));
+            var u6 = u5 + Vector512.LoadUnsafe(ref bytes, (nuint)(at - 6));
+            var h3 = c0 ^ (Vector512.ShiftLeft(c1.AsUInt16(), 5).AsByte() & topThree);
+            var horg = c0 + u1 + u2 + u3 + u4 + u5 + u6 + u6 + h3 + Vector512<byte>.One;
+            var bits = Vector512
+                .Equals(horg & lowMask, Vector512<byte>.Zero)
+                .ExtractMostSignificantBits();
+            if (BitOperations.PopCount(bits) > 8)
+            {
+                FindByRollSums(data, offset, i, i + WideLanes, low);
+                continue;
+            }
+            while (bits != 0)
+            {
+                var j = BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                var position = at + j;
+                MarkIfTriggering(
+                    i + j,
+                    RollSum(data.Slice(position - (RollingWindow - 1), RollingWindow)) + 1,
+                    low
+                );
+            }
+        }
+        return i;
+    }
+
+    private const int WideLanes = 64;
 
     /// <summary>Candidates by the whole horg, 8 positions per vector, for the small block sizes.</summary>
     private int FindByRollSums(ReadOnlySpan<byte> data, int offset, int i, int length, uint low)
@@ -434,38 +485,37 @@ public sealed class Ssdeep
     {
         // Lane j of the state is sum hash j, and a map is a vector whose lane s holds the successor
         // of state s, so one permute by a byte's map steps all 64 hashes. Permuting maps by maps
-        // composes them: eight bytes (four precomposed pairs) become one map without touching the
-        // state, which then takes one permute per eight bytes instead of a chain of eight.
+        // composes them: eight bytes (four pair maps) become one map without touching the state,
+        // which then takes one permute per eight bytes instead of a chain of eight.
+        //
+        // A pair's map is its first byte's row of MultipliedMaps, XORed with the second byte (see
+        // there). Lanes may carry the second byte's top two bits above the 6-bit hash: a permute
+        // reads only the low six bits of each index, so they never matter until the store.
         ref var sums = ref _sums[0];
         var state = Vector512.LoadUnsafe(ref sums);
-        ref var pairs = ref PairMaps.First;
+        ref var rows = ref MultipliedMaps.First;
         ref var data = ref MemoryMarshal.GetReference(bytes);
-        var i = 0;
-        for (; i + 8 <= bytes.Length; i += 8)
+        nuint i = 0;
+        var length = (nuint)bytes.Length;
+        for (; i + 8 <= length; i += 8)
         {
-            var first = Permute(
-                PairMap(ref pairs, ref data, i + 2),
-                PairMap(ref pairs, ref data, i)
-            );
+            var first = Permute(PairMap(ref rows, ref data, i + 2), PairMap(ref rows, ref data, i));
             var second = Permute(
-                PairMap(ref pairs, ref data, i + 6),
-                PairMap(ref pairs, ref data, i + 4)
+                PairMap(ref rows, ref data, i + 6),
+                PairMap(ref rows, ref data, i + 4)
             );
             state = Permute(Permute(second, first), state);
         }
-        for (; i + 2 <= bytes.Length; i += 2)
+        for (; i + 2 <= length; i += 2)
         {
-            state = Permute(PairMap(ref pairs, ref data, i), state);
+            state = Permute(PairMap(ref rows, ref data, i), state);
         }
-        if (i < bytes.Length)
+        if (i < length)
         {
-            ref var single = ref SingleMaps.First;
-            state = Permute(
-                Vector512.LoadUnsafe(ref single, (nuint)(Unsafe.Add(ref data, i) & 63) * Lanes),
-                state
-            );
+            // A byte's own map: the multiply, then the byte.
+            state = Permute(MultiplyMap ^ Vector512.Create(Unsafe.Add(ref data, i)), state);
         }
-        state.StoreUnsafe(ref sums);
+        (state & Vector512.Create((byte)(Lanes - 1))).StoreUnsafe(ref sums);
     }
 
     /// <summary>Lane s of the result: <paramref name="map"/> applied to lane s of <paramref name="states"/>.</summary>
@@ -473,17 +523,14 @@ public sealed class Ssdeep
     private static Vector512<byte> Permute(Vector512<byte> map, Vector512<byte> states) =>
         Avx512Vbmi.PermuteVar64x8(map, states);
 
-    /// <summary>The map for bytes <paramref name="i"/> and <paramref name="i"/> + 1 together.</summary>
+    /// <summary>The map for bytes <paramref name="i"/> and <paramref name="i"/> + 1 together (top bits unmasked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> PairMap(ref byte pairs, ref byte data, int i)
-    {
-        var both = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref data, i));
-        // The low 6 bits of each byte side by side: first | second << 6.
-        var index = Bmi2.IsSupported
-            ? Bmi2.ParallelBitExtract(both, 0x3F3Fu)
-            : (both & 0x3Fu) | ((both >> 2) & 0xFC0u);
-        return Vector512.LoadUnsafe(ref pairs, (nuint)index * Lanes);
-    }
+    private static Vector512<byte> PairMap(ref byte rows, ref byte data, nuint i) =>
+        Vector512.LoadUnsafe(ref rows, (nuint)Unsafe.Add(ref data, i) * Lanes)
+        ^ Vector512.Create(Unsafe.Add(ref data, i + 1));
+
+    /// <summary>Lane s: the sum hash's multiply alone, <c>Successor(s, 0)</c>.</summary>
+    private static Vector512<byte> MultiplyMap => Vector512.LoadUnsafe(ref SingleMaps.First);
 
     private void StepScalar(ReadOnlySpan<byte> bytes)
     {
@@ -619,37 +666,36 @@ public sealed class Ssdeep
         }
     }
 
-    private static class PairMaps
+    /// <summary>
+    /// The step for byte c is <c>s -> (19 s mod 64) xor (c mod 64)</c> (FNV's prime is 19 modulo
+    /// 64), so the map of bytes c1, c2 is row c1 here, <c>s -> 19 Successor(s, c1) mod 64</c>,
+    /// XORed with c2 in every lane. One row per byte value (16 KiB, so rows are read without
+    /// masking and stay in the first-level cache, where a table of the 4096 pair maps, 256 KiB,
+    /// missed it on nearly every pair).
+    /// </summary>
+    private static class MultipliedMaps
     {
-        // 256 KiB, pinned and 64-byte aligned so each map is one aligned load; managed rather than
-        // native memory so it goes away with the plugin's load context.
+        // Pinned and 64-byte aligned so each map is one aligned load; managed rather than native
+        // memory so it goes away with the plugin's load context.
         private static readonly byte[] Storage = GC.AllocateUninitializedArray<byte>(
-            Lanes * Lanes * Lanes + Lanes,
+            256 * Lanes + Lanes,
             pinned: true
         );
 
         private static readonly int Start = Align(Storage);
 
-        static PairMaps()
+        static MultipliedMaps()
         {
-            // Row first | second << 6: the map of byte "second" after byte "first".
-            var single = SingleMaps.Table;
-            for (var second = 0; second < Lanes; second++)
+            for (var c = 0; c < 256; c++)
             {
-                for (var first = 0; first < Lanes; first++)
+                for (var state = 0; state < Lanes; state++)
                 {
-                    var row = Start + ((second << 6) | first) * Lanes;
-                    for (var state = 0; state < Lanes; state++)
-                    {
-                        Storage[row + state] = single[
-                            second * Lanes + single[first * Lanes + state]
-                        ];
-                    }
+                    Storage[Start + c * Lanes + state] = Successor(Successor(state, c), 0);
                 }
             }
         }
 
-        /// <summary>The first row; row r starts r * 64 bytes further.</summary>
+        /// <summary>Row 0; row c starts c * 64 bytes further.</summary>
         public static ref byte First => ref Storage[Start];
 
         private static unsafe int Align(byte[] pinned)

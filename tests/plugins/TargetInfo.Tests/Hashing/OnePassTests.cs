@@ -58,6 +58,41 @@ public sealed class OnePassTests
     }
 
     [Fact]
+    public void More_chunks_than_the_ring_holds_arriving_in_short_reads_hash_like_one_buffer()
+    {
+        // 19 chunks: every buffer of the ring is read into again, twice over, and each read
+        // returns at most 100 000 bytes, so a chunk takes several reads.
+        var data = new byte[19 * FileHashes.ChunkSize + 4321];
+        new Random(23).NextBytes(data);
+        for (var chunk = 1; chunk < 19; chunk++)
+        {
+            Encoding
+                .ASCII.GetBytes($" http://ring{chunk}.example/x ")
+                .CopyTo(data, chunk * FileHashes.ChunkSize - 9);
+        }
+        var scanner = new UrlScanner();
+
+        var hashes = FileHashes.Compute(
+            new TricklingStream(data, 100_000),
+            data.Length,
+            urls: scanner
+        );
+
+        Assert.Equal(data.Length, hashes.Size);
+        Assert.Equal(Convert.ToHexStringLower(MD5.HashData(data)), hashes.Md5);
+        Assert.Equal(Convert.ToHexStringLower(SHA1.HashData(data)), hashes.Sha1);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(data)), hashes.Sha256);
+        Assert.Equal(Convert.ToHexStringLower(SHA512.HashData(data)), hashes.Sha512);
+        Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(data).ToString("X8", null), hashes.Crc32);
+        using var reference = FuzzyHash.TryCreate(data.Length, out _)!;
+        reference.Append(data);
+        Assert.Equal(reference.Digest(), hashes.Ssdeep);
+        var urls = scanner.Finish();
+        Assert.Equal(18, urls.Count);
+        Assert.Equal("http://ring18.example/x", urls[^1]);
+    }
+
+    [Fact]
     public void Cancellation_stops_the_pass()
     {
         var data = Sample();
@@ -78,6 +113,16 @@ public sealed class OnePassTests
             FileHashes.Compute(stream, 8 * FileHashes.ChunkSize)
         );
         Assert.Equal("disk on fire", error.Message);
+    }
+
+    /// <summary>A buffer that gives at most <paramref name="most"/> bytes per read, like a pipe.</summary>
+    private sealed class TricklingStream(byte[] data, int most) : MemoryStream(data)
+    {
+        public override int Read(byte[] buffer, int offset, int count) =>
+            base.Read(buffer, offset, Math.Min(count, most));
+
+        public override int Read(Span<byte> buffer) =>
+            base.Read(buffer[..Math.Min(buffer.Length, most)]);
     }
 
     /// <summary>Zeros, then an I/O error after a given number of bytes.</summary>

@@ -56,7 +56,16 @@ public sealed class SsdeepDifferentialTests
         return data;
     }
 
-    private static readonly string[] Shapes = ["random", "text", "zeros", "mixed", "period"];
+    private static readonly string[] Shapes =
+    [
+        "random",
+        "text",
+        "zeros",
+        "mixed",
+        "period",
+        "high",
+        "pairs",
+    ];
 
     [Theory]
     [MemberData(nameof(Inputs))]
@@ -81,6 +90,39 @@ public sealed class SsdeepDifferentialTests
                         expected == actual,
                         $"{size} bytes of {shape}, length announced: {announced}, pieces of {piece}, vectorised: {vectorised && Ssdeep.IsVectorised}: libfuzzy {expected}, ours {actual}"
                     );
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void A_real_PE_and_its_prefixes_digest_like_libfuzzy()
+    {
+        // The project's sample PE (46 KiB): headers, code, zero padding and resources; its prefixes
+        // cut at and around the block-size steps, and copies of it end to end past 1 MiB so the
+        // larger block sizes and their reductions are reached too.
+        var pe = File.ReadAllBytes(RepoPaths.InRepo("samples", "analyses", "1", "binary"));
+        var repeated = new byte[1_300_000];
+        for (var at = 0; at < repeated.Length; at += pe.Length)
+        {
+            pe.AsSpan(0, Math.Min(pe.Length, repeated.Length - at)).CopyTo(repeated.AsSpan(at));
+        }
+        int[] cuts = [64, 191, 192, 193, 383, 384, 385, 767, 768, 6143, 6144, 6145, 12_288, 24_577];
+        var inputs = cuts.Select(cut => pe[..cut]).Append(pe).Append(repeated);
+        foreach (var data in inputs)
+        {
+            foreach (var announced in new[] { true, false })
+            {
+                foreach (var piece in new[] { int.MaxValue, 4093, 7 })
+                {
+                    var expected = Reference(data, announced, piece);
+                    foreach (var vectorised in new[] { true, false })
+                    {
+                        Assert.True(
+                            expected == Managed(data, announced, piece, vectorised),
+                            $"PE prefix of {data.Length} bytes, length announced: {announced}, pieces of {piece}, vectorised: {vectorised && Ssdeep.IsVectorised}: libfuzzy {expected}"
+                        );
+                    }
                 }
             }
         }
@@ -150,7 +192,11 @@ public sealed class SsdeepDifferentialTests
     /// <summary>
     /// random: triggers as often as the block size says; text: a narrow byte range; zeros: the
     /// rolling hash never changes; mixed: runs of all three; period: a short repeating pattern,
-    /// whose triggers repeat with it.
+    /// whose triggers repeat with it; high: only bytes with both top bits set, which the vector
+    /// path carries above the 6-bit hashes until it stores them; pairs: random with short bursts of
+    /// 247, 142 repeated, where every window ending in 142 has a rolling sum of 3 * 2^14 times an
+    /// odd number, so every other byte triggers each block size up to 49152 (the dense case,
+    /// where candidates are taken from whole sums rather than their low bits).
     /// </summary>
     internal static byte[] Generate(int size, string shape, int seed)
     {
@@ -168,6 +214,23 @@ public sealed class SsdeepDifferentialTests
                 }
                 break;
             case "zeros":
+                break;
+            case "pairs":
+                random.NextBytes(data);
+                for (var at = random.Next(1000, 9000); at < size; at += random.Next(1000, 9000))
+                {
+                    var burst = Math.Min(random.Next(20, 61), size - at);
+                    for (var j = 0; j < burst; j++)
+                    {
+                        data[at + j] = (byte)(j % 2 == 0 ? 247 : 142);
+                    }
+                }
+                break;
+            case "high":
+                for (var i = 0; i < size; i++)
+                {
+                    data[i] = (byte)random.Next(0xC0, 0x100);
+                }
                 break;
             case "period":
                 var pattern = Encoding.Latin1.GetBytes(
