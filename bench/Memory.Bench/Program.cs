@@ -14,6 +14,11 @@ Console.WriteLine(
     $"Load average: {(File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a")}; {Environment.ProcessorCount} cores"
 );
 var megabytes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 100;
+
+// "stream" as a second argument runs only the end-to-end rounds (for profiling); a third argument
+// is where to keep the section written (to diff it between versions).
+var streamOnly = args.Length > 1 && args[1] == "stream";
+var keepSection = args.Length > 2 ? args[2] : null;
 var root = FindRoot();
 var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal)
     ? "Release"
@@ -46,7 +51,7 @@ try
         await RunPluginAsync(fakeVol, Args(emptyScenario), work, Stream.Null);
     }
 
-    const int Runs = 20;
+    var Runs = streamOnly ? 1 : 20;
     var bare = new List<double>();
     var hosted = new List<double>();
     for (var i = 0; i < Runs; i++)
@@ -80,6 +85,7 @@ try
         GC.Collect();
         using var current = Process.GetCurrentProcess();
         var cpuStart = current.TotalProcessorTime;
+        var childCpuStart = ChildrenCpuSeconds();
         var throughput = Stopwatch.StartNew();
         await using (var section = File.Create(sectionPath))
         {
@@ -88,17 +94,28 @@ try
         throughput.Stop();
         current.Refresh();
         var hostCpu = (current.TotalProcessorTime - cpuStart).TotalSeconds;
+        var toolCpu = ChildrenCpuSeconds() - childCpuStart;
         mb = run.OutputBytes / (1024.0 * 1024.0);
         Console.WriteLine(
-            $"Streaming {mb:0.0} MB ({run.Rows} rows, outcome {run.Outcome}) through CliWrap + reader + pslist mapper: wall {throughput.Elapsed.TotalSeconds:0.000} s = {mb / throughput.Elapsed.TotalSeconds:0} MB/s; host CPU {hostCpu:0.000} s = {mb / hostCpu:0} MB/s per core"
+            $"Streaming {mb:0.0} MB ({run.Rows} rows, outcome {run.Outcome}) through CliWrap + reader + pslist mapper: wall {throughput.Elapsed.TotalSeconds:0.000} s = {mb / throughput.Elapsed.TotalSeconds:0} MB/s; host CPU {hostCpu:0.000} s = {mb / hostCpu:0} MB/s per core; FakeVol CPU {toolCpu:0.000} s"
         );
     }
     Console.WriteLine(
         $"  FakeVol alone producing the same output into a drained pipe: {toolOnly.Elapsed.TotalSeconds:0.000} s = {mb / toolOnly.Elapsed.TotalSeconds:0} MB/s"
     );
+    if (keepSection is not null)
+    {
+        File.Copy(sectionPath, keepSection, overwrite: true);
+    }
     Console.WriteLine(
         $"  section written: {new FileInfo(sectionPath).Length / (1024.0 * 1024.0):0.0} MB"
     );
+
+    if (streamOnly)
+    {
+        PrintPeakMemory();
+        return;
+    }
 
     // Reader alone, from a file holding the tool's output.
     var recorded = Path.Combine(work, "recorded.json");
@@ -157,15 +174,38 @@ try
         );
     }
 
+    PrintPeakMemory();
+}
+finally
+{
+    Directory.Delete(work, recursive: true);
+}
+
+static void PrintPeakMemory()
+{
     var gc = GC.GetGCMemoryInfo(GCKind.Any);
     using var self = Process.GetCurrentProcess();
     Console.WriteLine(
         $"Peak memory: managed heap after last GC {GC.GetTotalMemory(false) / (1024.0 * 1024.0):0.0} MB, GC committed {gc.TotalCommittedBytes / (1024.0 * 1024.0):0.0} MB, process peak working set {self.PeakWorkingSet64 / (1024.0 * 1024.0):0.0} MB"
     );
 }
-finally
+
+// CPU time of the bench's reaped child processes (utime + stime of waited-for children, in
+// /proc/self/stat fields 16 and 17), so the stand-in's own cost shows next to the host's.
+static double ChildrenCpuSeconds()
 {
-    Directory.Delete(work, recursive: true);
+    if (!File.Exists("/proc/self/stat"))
+    {
+        return double.NaN;
+    }
+    var stat = File.ReadAllText("/proc/self/stat");
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    const double TicksPerSecond = 100; // USER_HZ on Linux
+    return (
+            long.Parse(fields[13], CultureInfo.InvariantCulture)
+            + long.Parse(fields[14], CultureInfo.InvariantCulture)
+        ) / TicksPerSecond;
 }
 
 static double RunBare(string fakeVol, string[] arguments)

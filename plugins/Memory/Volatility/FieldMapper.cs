@@ -99,7 +99,9 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
             {
                 if (row.TryGet(utf8, out var cell) && Columns.Integer(cell) is { } value)
                 {
-                    Span<char> text = stackalloc char[24];
+                    // Formatted as UTF-8: a char span would be transcoded and scanned for
+                    // characters to escape on every row (digits and '-' never need escaping).
+                    Span<byte> text = stackalloc byte[24];
                     value.TryFormat(text, out var length, default, CultureInfo.InvariantCulture);
                     w.WriteString(n, text[..length]);
                 }

@@ -16,9 +16,14 @@ internal sealed class ToolOutputException(string message, long offset) : Excepti
 /// <c>JsonSerializer.DeserializeAsyncEnumerable</c> can neither skip Volatility's banner line, nor
 /// cap a row's size, nor say at which byte the JSON broke.
 /// </summary>
-internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
+internal sealed class JsonRowReader(
+    int maxRowBytes,
+    long maxOutputBytes,
+    int readBufferBytes = JsonRowReader.DefaultReadBuffer
+)
 {
-    private const int InitialBuffer = 64 * 1024;
+    /// <summary>The buffer a read starts with; it grows only for a row larger than it.</summary>
+    public const int DefaultReadBuffer = 64 * 1024;
 
     /// <summary>Bytes read from the stream.</summary>
     public long BytesRead { get; private set; }
@@ -55,7 +60,10 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
     )
     {
         var row = new RawRow();
-        var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        // Never start above max_row_size (the buffer's growth is what enforces it).
+        var buffer = ArrayPool<byte>.Shared.Rent(
+            Math.Min(readBufferBytes, Math.Max(maxRowBytes, DefaultReadBuffer))
+        );
         try
         {
             var start = 0; // first unconsumed byte in buffer
@@ -96,8 +104,15 @@ internal sealed class JsonRowReader(int maxRowBytes, long maxOutputBytes)
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = bigger;
                     }
+                    // Read up to max_output_size, then one byte to see whether there is more:
+                    // the rows before the cap are handed over however large the read buffer is.
+                    var room = buffer.Length - end;
+                    if (maxOutputBytes - BytesRead < room)
+                    {
+                        room = (int)Math.Max(maxOutputBytes - BytesRead, 1);
+                    }
                     var read = await stream
-                        .ReadAsync(buffer.AsMemory(end, buffer.Length - end), cancellationToken)
+                        .ReadAsync(buffer.AsMemory(end, room), cancellationToken)
                         .ConfigureAwait(false);
                     if (read == 0)
                     {

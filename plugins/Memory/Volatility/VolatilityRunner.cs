@@ -48,7 +48,8 @@ internal static class VolatilityRunner
     )
     {
         var stopwatch = Stopwatch.StartNew();
-        var reader = new JsonRowReader(maxRowBytes, maxOutputBytes);
+        // Reads as large as the raised pipe capacity (PipeCapacity): fewer async round trips.
+        var reader = new JsonRowReader(maxRowBytes, maxOutputBytes, PipeCapacity.Preferred);
         var stderr = new TailBuffer(StderrTailBytes);
         ToolOutputException? outputError = null;
 
@@ -67,6 +68,7 @@ internal static class VolatilityRunner
             {
                 // A pipe target must not throw (CliWrap#212) and must keep reading, or the tool
                 // blocks on a full pipe: record the problem, then drain.
+                PipeCapacity.TryRaise(stream);
                 try
                 {
                     await reader.ReadRowsAsync(stream, onRow, ct).ConfigureAwait(false);

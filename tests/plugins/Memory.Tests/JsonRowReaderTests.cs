@@ -10,11 +10,12 @@ public sealed class JsonRowReaderTests
         string text,
         int maxRow = 1 << 20,
         long maxOutput = long.MaxValue,
-        int chunk = 7
+        int chunk = 7,
+        int readBuffer = JsonRowReader.DefaultReadBuffer
     )
     {
         var rows = new List<string>();
-        await new JsonRowReader(maxRow, maxOutput).ReadAsync(
+        await new JsonRowReader(maxRow, maxOutput, readBuffer).ReadAsync(
             new TrickleStream(Encoding.UTF8.GetBytes(text), chunk),
             row => rows.Add(row.GetRawText()),
             CancellationToken.None
@@ -48,6 +49,68 @@ public sealed class JsonRowReaderTests
             ReadAsync($"[{{\"PID\": 1}}, {{\"Name\": \"{big}\"}}]", maxRow: 128 * 1024, chunk: 4096)
         );
         Assert.Contains("max_row_size", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_read_buffer_larger_than_max_row_size_still_enforces_it()
+    {
+        // The runner reads in 1 MiB chunks; a 128 KiB max_row_size must still hold.
+        var big = new string('x', 300_000);
+        var error = await Assert.ThrowsAsync<ToolOutputException>(() =>
+            ReadAsync(
+                $"[{{\"PID\": 1}}, {{\"Name\": \"{big}\"}}]",
+                maxRow: 128 * 1024,
+                chunk: 65536,
+                readBuffer: 1 << 20
+            )
+        );
+        Assert.Contains("max_row_size", error.Message, StringComparison.Ordinal);
+        // Where the row before the big one ended: the big row starts at byte 13.
+        Assert.InRange(error.Offset, 11, 13);
+    }
+
+    [Fact]
+    public async Task A_large_read_buffer_yields_the_same_rows_as_the_default_one()
+    {
+        // pslist-like rows, several MB, arriving in pipe-sized pieces that split rows anywhere.
+        var text = new StringBuilder("Volatility 3 Framework 2.26.0\n[");
+        for (var pid = 0; pid < 20_000; pid++)
+        {
+            text.Append(pid == 0 ? "\n" : ",\n")
+                .Append(
+                    $"  {{\"CreateTime\": \"2024-03-01T10:15:{pid % 60:00}+00:00\", \"ImageFileName\": \"svc{pid}.exe\", \"PID\": {pid}, \"PPID\": 4, \"__children\": []}}"
+                );
+        }
+        text.Append("\n]\n");
+        var json = text.ToString();
+        Assert.True(json.Length > 2 << 20);
+
+        var small = await ReadAsync(json, chunk: 65536);
+        var large = await ReadAsync(json, chunk: 65536 + 17, readBuffer: 1 << 20);
+
+        Assert.Equal(20_000, large.Count);
+        Assert.Equal(small, large);
+        Assert.Contains("\"PID\": 19999", large[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rows_before_max_output_size_are_kept_whatever_the_read_buffer()
+    {
+        var json =
+            "["
+            + string.Join(", ", Enumerable.Range(1, 1000).Select(p => $"{{\"PID\": {p}}}"))
+            + "]";
+        var cap = json.IndexOf("{\"PID\": 901}", StringComparison.Ordinal);
+        var rows = new List<string>();
+        var error = await Assert.ThrowsAsync<ToolOutputException>(() =>
+            new JsonRowReader(1 << 20, cap, 1 << 20).ReadAsync(
+                new MemoryStream(Encoding.UTF8.GetBytes(json)),
+                row => rows.Add(row.GetRawText()),
+                CancellationToken.None
+            )
+        );
+        Assert.Contains("max_output_size", error.Message, StringComparison.Ordinal);
+        Assert.Equal(900, rows.Count);
     }
 
     [Fact]
