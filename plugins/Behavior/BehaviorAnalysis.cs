@@ -40,7 +40,12 @@ public sealed class BehaviorAnalysis : Processing
 
     private object? Run(bool includeCalls, long sizeLimit, CancellationToken cancellationToken)
     {
-        var warmUp = includeCalls ? CallListWarmUp.Start() : null;
+        // Small logs compile only the little they use; waiting for the whole warm-up would
+        // cost them more than it saves (the shipped sample: its 13 KB of logs).
+        var warmUp =
+            includeCalls && LogBytes() >= CallListWarmUp.WorthwhileLogBytes
+                ? CallListWarmUp.Start()
+                : null;
         try
         {
             return Run(includeCalls, sizeLimit, state: new AnalysisState(), cancellationToken);
@@ -48,6 +53,21 @@ public sealed class BehaviorAnalysis : Processing
         finally
         {
             warmUp?.Join();
+        }
+    }
+
+    private long LogBytes()
+    {
+        try
+        {
+            return Directory.Exists(LogsPath)
+                ? new DirectoryInfo(LogsPath).EnumerateFiles("*.bson").Sum(f => f.Length)
+                : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The passes report an unreadable folder; the warm-up is only a head start.
+            return 0;
         }
     }
 

@@ -23,6 +23,12 @@ internal static class CallListWarmUp
         typeof(ArgValues),
     ];
 
+    /// <summary>
+    /// Below this much BSON the second pass is over in milliseconds: compiling on demand what it
+    /// uses is cheaper than waiting for every hot method to be compiled fully optimised.
+    /// </summary>
+    public const long WorthwhileLogBytes = 4L * 1024 * 1024;
+
     /// <summary>Starts compiling; join the returned thread before the module returns.</summary>
     public static Thread Start()
     {

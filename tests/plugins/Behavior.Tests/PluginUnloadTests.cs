@@ -19,7 +19,9 @@ public sealed class PluginUnloadTests
             "[analysis]\nid = 42\ncategory = file\n"
         );
         Directory.CreateDirectory(analysis.Combine("logs"));
-        const int Files = 3000; // three calls each: a few MiB of calls, several buffers handed over
+        // Three calls each: several MiB of calls, many buffers handed over, and logs big enough
+        // for the warm-up thread to start.
+        const int Files = 15000;
         using (var log = MonitorLogWriter.Create(analysis.Combine("logs", "1000.bson")))
         {
             log.WriteProcess(1000, 500, @"C:\t\app.exe", "app.exe --run", new DateTime(2024, 5, 1));
@@ -39,6 +41,12 @@ public sealed class PluginUnloadTests
             }
         }
 
+        Assert.True(
+            new FileInfo(analysis.Combine("logs", "1000.bson")).Length
+                >= Behavior.Output.CallListWarmUp.WorthwhileLogBytes,
+            "the log is too small to start the warm-up thread"
+        );
+
         await using var host = new ModuleTestHost(RepoPaths.BuildOutput("plugins", "Behavior"));
         var result = await host.RunAsync(
             analysis.Path,
@@ -49,7 +57,7 @@ public sealed class PluginUnloadTests
         var calls = result.Section.GetProperty("processes")[0].GetProperty("calls");
         Assert.Equal(Files * 3, calls.GetArrayLength());
         Assert.Equal(
-            @"C:\Users\test\file2999.txt",
+            $@"C:\Users\test\file{Files - 1}.txt",
             calls[(Files * 3) - 3].GetProperty("arguments").GetProperty("filepath").GetString()
         );
         var unload = result.Report.GetProperty("statistics").GetProperty("unload");
