@@ -82,6 +82,7 @@ switch (mode)
         Write(stdout, "ss.exe\" \"PPID\": 4}]\n");
         return 0;
     case "hang":
+        Interrupt.Default();
         Write(stdout, Text(step, "stdout"));
         stdout.Flush();
         Thread.Sleep(Timeout.Infinite);
@@ -155,4 +156,23 @@ static void WriteHuge(Stream stream, double megabytes)
     }
     stream.Write("\n]\n"u8);
     stream.Flush();
+}
+
+/// <summary>SIGINT's disposition, set directly.</summary>
+/// <remarks>
+/// A job started in the background by a non-interactive shell (as a CI runner may start the
+/// suite) has SIGINT ignored, every child inherits that, and .NET then neither installs its own
+/// handler nor honours a <see cref="PosixSignalRegistration"/>: "hang" would outlive the
+/// interrupt it exists to test. A tool run from a terminal has the default disposition, which
+/// "hang" restores.
+/// </remarks>
+internal static class Interrupt
+{
+    private const int SigInt = 2;
+
+    public static void Default() => _ = Signal(SigInt, 0); // SIG_DFL
+
+    [DllImport("libc", EntryPoint = "signal")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern nint Signal(int signal, nint handler);
 }
