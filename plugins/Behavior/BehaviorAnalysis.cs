@@ -40,15 +40,17 @@ public sealed class BehaviorAnalysis : Processing
 
     private object? Run(bool includeCalls, long sizeLimit, CancellationToken cancellationToken)
     {
+        var state = new AnalysisState();
+        var logs = EnumerateLogs(sizeLimit, state);
         // Small logs compile only the little they use; waiting for the whole warm-up would
         // cost them more than it saves (the shipped sample: its 13 KB of logs).
         var warmUp =
-            includeCalls && LogBytes() >= CallListWarmUp.WorthwhileLogBytes
+            includeCalls && logs.Sum(l => l.Size) >= CallListWarmUp.WorthwhileLogBytes
                 ? CallListWarmUp.Start()
                 : null;
         try
         {
-            return Run(includeCalls, sizeLimit, state: new AnalysisState(), cancellationToken);
+            return Run(includeCalls, logs, state, cancellationToken);
         }
         finally
         {
@@ -56,29 +58,13 @@ public sealed class BehaviorAnalysis : Processing
         }
     }
 
-    private long LogBytes()
-    {
-        try
-        {
-            return Directory.Exists(LogsPath)
-                ? new DirectoryInfo(LogsPath).EnumerateFiles("*.bson").Sum(f => f.Length)
-                : 0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The passes report an unreadable folder; the warm-up is only a head start.
-            return 0;
-        }
-    }
-
     private object? Run(
         bool includeCalls,
-        long sizeLimit,
+        List<LogFile> logs,
         AnalysisState state,
         CancellationToken cancellationToken
     )
     {
-        var logs = EnumerateLogs(sizeLimit, state);
         foreach (var log in logs)
         {
             FirstPass(log, state, cancellationToken);
@@ -202,7 +188,7 @@ public sealed class BehaviorAnalysis : Processing
                 Logger.LogDebug("No parser for behavior log {File}; ignored.", displayName);
                 continue;
             }
-            result.Add(new LogFile(path, displayName));
+            result.Add(new LogFile(path, displayName, size));
         }
         return result;
     }
@@ -535,7 +521,7 @@ public sealed class BehaviorAnalysis : Processing
         }
     }
 
-    private sealed record LogFile(string Path, string DisplayName);
+    private sealed record LogFile(string Path, string DisplayName, long Size);
 
     /// <summary>
     /// Counts calls per API for <c>apistats</c> on the <see cref="ApiInfo"/> itself (no name

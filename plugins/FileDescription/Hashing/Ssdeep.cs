@@ -296,17 +296,7 @@ public sealed class Ssdeep
                 FindByRollSums(data, offset, i, i + LowBitsLanes, low);
                 continue;
             }
-            while (bits != 0)
-            {
-                var j = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                var position = at + j;
-                MarkIfTriggering(
-                    i + j,
-                    RollSum(data.Slice(position - (RollingWindow - 1), RollingWindow)) + 1,
-                    low
-                );
-            }
+            CheckCandidates(data, at, i, bits, low);
         }
         return i;
     }
@@ -341,22 +331,27 @@ public sealed class Ssdeep
                 FindByRollSums(data, offset, i, i + WideLanes, low);
                 continue;
             }
-            while (bits != 0)
-            {
-                var j = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                var position = at + j;
-                MarkIfTriggering(
-                    i + j,
-                    RollSum(data.Slice(position - (RollingWindow - 1), RollingWindow)) + 1,
-                    low
-                );
-            }
+            CheckCandidates(data, at, i, bits, low);
         }
         return i;
     }
 
     private const int WideLanes = 64;
+
+    /// <summary>Checks the positions a vector pass left (set bits of <paramref name="bits"/>) on their whole horg.</summary>
+    private void CheckCandidates(ReadOnlySpan<byte> data, int at, int i, ulong bits, uint low)
+    {
+        while (bits != 0)
+        {
+            var j = BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            MarkIfTriggering(
+                i + j,
+                RollSum(data.Slice(at + j - (RollingWindow - 1), RollingWindow)) + 1,
+                low
+            );
+        }
+    }
 
     /// <summary>Candidates by the whole horg, 8 positions per vector, for the small block sizes.</summary>
     private int FindByRollSums(ReadOnlySpan<byte> data, int offset, int i, int length, uint low)

@@ -4,6 +4,7 @@ using Microkernel.Host.Isolation;
 using Microkernel.Host.Running;
 using Microkernel.Host.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 
@@ -108,7 +109,7 @@ public sealed class ProcessIsolationTests
             .AddSource(MicrokernelTelemetry.Name)
             .AddInMemoryExporter(spans)
             .Build();
-        var logs = new CapturingLoggerProvider();
+        using var logs = new FakeLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(b =>
             b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs)
         );
@@ -122,7 +123,7 @@ public sealed class ProcessIsolationTests
         tracer.ForceFlush();
 
         Assert.Contains(
-            logs.Records,
+            logs.Collector.GetSnapshot(),
             r =>
                 r.Category == "Microkernel.Modules.ProcessProbe"
                 && r.Level == LogLevel.Information
@@ -199,46 +200,4 @@ public sealed class ProcessIsolationTests
 
     private static ModuleRunRecord Module(AnalysisResult result, string name) =>
         result.Modules.Single(m => m.Module.ClassName == name);
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        private readonly List<(string Category, LogLevel Level, string Message)> _records = [];
-
-        public IReadOnlyList<(string Category, LogLevel Level, string Message)> Records
-        {
-            get
-            {
-                lock (_records)
-                {
-                    return _records.ToList();
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose() { }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(
-                LogLevel logLevel,
-                EventId eventId,
-                TState state,
-                Exception? exception,
-                Func<TState, Exception?, string> formatter
-            )
-            {
-                lock (owner._records)
-                {
-                    owner._records.Add((category, logLevel, formatter(state, exception)));
-                }
-            }
-        }
-    }
 }
