@@ -140,6 +140,8 @@ async Task<double> Throughput(int workers)
         }
         await Task.Delay(100);
     }
+    daemon.Refresh();
+    var cpu = daemon.TotalProcessorTime.TotalSeconds;
     using (
         var kill = Process.Start(
             "kill",
@@ -158,7 +160,7 @@ async Task<double> Throughput(int workers)
     Console.WriteLine(
         string.Create(
             CultureInfo.InvariantCulture,
-            $"serve --workers {workers}: {sampleTasks} sample analyses in {seconds:0.00} s = {perSecond:0.0} tasks/s ({1000 / perSecond:0.0} ms/task); peak working set {peak / (1024.0 * 1024):0} MiB"
+            $"serve --workers {workers}: {sampleTasks} sample analyses in {seconds:0.00} s = {perSecond:0.0} tasks/s ({1000 / perSecond:0.0} ms/task); daemon CPU {cpu:0.0} s ({cpu / sampleTasks * 1000:0} ms/task, start-up included); peak working set {peak / (1024.0 * 1024):0} MiB"
         )
     );
     return perSecond;

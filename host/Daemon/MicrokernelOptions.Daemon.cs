@@ -36,6 +36,14 @@ internal sealed partial class MicrokernelOptions
     /// <summary>Quiet time after the last change in the plugins folder before a reload, in seconds.</summary>
     public double PluginReloadDebounceSeconds { get; set; } = 2;
 
+    /// <summary>
+    /// Tasks a worker runs on the same in-process plugin contexts before it unloads them and
+    /// loads fresh ones (1: load and unload for every task, as <c>process</c> does). Kept
+    /// contexts are also unloaded, and the unload verified, after a hot reload, a change of
+    /// processing.conf, a task whose module timed out, threw or was cancelled, and at shutdown.
+    /// </summary>
+    public int PluginReuseRuns { get; set; } = 100;
+
     /// <summary>How this daemon names itself in the queue (the process id is appended). Default: the machine name.</summary>
     public string? NodeName { get; set; }
 

@@ -93,6 +93,16 @@ internal sealed class PluginSnapshots : IDisposable
         }
     }
 
+    /// <summary>Pins the snapshot of <paramref name="lease"/> once more: a worker keeps plugins loaded from it after the task ends.</summary>
+    public SnapshotLease Share(SnapshotLease lease)
+    {
+        lock (_lock)
+        {
+            lease.Snapshot.Users++;
+            return new SnapshotLease(this, lease.Snapshot);
+        }
+    }
+
     private void ReleaseLease(Snapshot snapshot)
     {
         bool delete;

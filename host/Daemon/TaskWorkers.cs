@@ -93,6 +93,11 @@ internal sealed class TaskWorkers(
     private async Task WorkerLoopAsync(int worker)
     {
         health.WorkerStarted();
+        using var plugins = new ReusablePlugins(
+            options.PluginReuseRuns,
+            options.UnloadGcRounds,
+            _logger
+        );
         try
         {
             while (!_claiming.IsCancellationRequested)
@@ -106,11 +111,17 @@ internal sealed class TaskWorkers(
                     health.QueueReachable();
                     if (task is null)
                     {
+                        // An idle worker lets go of plugins a reload replaced, so their unload
+                        // does not wait for its next task.
+                        if (plugins.PluginsPath is { } kept && kept != snapshots.Current.Path)
+                        {
+                            plugins.Retire("the plugins were reloaded");
+                        }
                         await Task.Delay(options.PollInterval, _claiming.Token)
                             .ConfigureAwait(false);
                         continue;
                     }
-                    await ProcessAsync(worker, task).ConfigureAwait(false);
+                    await ProcessAsync(worker, task, plugins).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (_claiming.IsCancellationRequested)
                 {
@@ -133,7 +144,7 @@ internal sealed class TaskWorkers(
         }
     }
 
-    private async Task ProcessAsync(int worker, QueueTask task)
+    private async Task ProcessAsync(int worker, QueueTask task, ReusablePlugins plugins)
     {
         MicrokernelTelemetry.TasksClaimed.Add(1);
         MicrokernelTelemetry.TasksInFlight.Add(1);
@@ -156,7 +167,7 @@ internal sealed class TaskWorkers(
                 task.AnalysisPath,
                 lease.Snapshot.Number
             );
-            result = await RunAsync(task, lease.Snapshot.Path).ConfigureAwait(false);
+            result = await RunAsync(task, lease, plugins).ConfigureAwait(false);
         }
         finally
         {
@@ -179,13 +190,22 @@ internal sealed class TaskWorkers(
     }
 
     /// <summary>Runs the analysis and records the outcome; returns the result for metrics.</summary>
-    private async Task<string> RunAsync(QueueTask task, string pluginsPath)
+    private async Task<string> RunAsync(
+        QueueTask task,
+        PluginSnapshots.SnapshotLease lease,
+        ReusablePlugins plugins
+    )
     {
         string status;
         string? error;
         try
         {
-            var runner = new AnalysisRunner(options.WithPluginsPath(pluginsPath), loggerFactory);
+            var runner = new AnalysisRunner(
+                options.WithPluginsPath(lease.Snapshot.Path),
+                loggerFactory,
+                plugins,
+                () => snapshots.Share(lease)
+            );
             var result = await runner
                 .RunAsync(new AnalysisRequest(task.AnalysisPath), null, _processing.Token)
                 .ConfigureAwait(false);

@@ -8,8 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace Microkernel.Host.Plugins;
 
 /// <summary>
-/// The plugins of one run, each loaded into its own collectible load context. Only the
-/// contracts and the logging abstractions are shared with the host. Disposing the session
+/// The in-process plugins of one run (or of a daemon worker's runs, see
+/// <c>Running.ReusablePlugins</c>), each loaded into its own collectible load context. Only the
+/// contracts and the logging abstractions are shared with the host. Unloading the session
 /// unloads every context and proves it with weak references and a bounded GC loop.
 /// </summary>
 internal sealed class InProcessPluginSession
@@ -20,6 +21,8 @@ internal sealed class InProcessPluginSession
     private readonly List<ModuleDescriptor> _modules = [];
     private readonly List<PluginLoadFailure> _failures = [];
     private readonly Dictionary<ModuleDescriptor, Processing> _instances = [];
+    private readonly Dictionary<ModuleDescriptor, Type> _types = [];
+    private readonly HashSet<ModuleDescriptor> _taken = [];
     private readonly HashSet<string> _abandoned = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
@@ -172,6 +175,7 @@ internal sealed class InProcessPluginSession
             );
             _modules.Add(descriptor);
             _instances[descriptor] = instance;
+            _types[descriptor] = type;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -194,18 +198,62 @@ internal sealed class InProcessPluginSession
             ? Describe(inner)
             : $"{ex.GetType().Name}: {ex.Message}";
 
-    /// <summary>Hands out the module instance once; the session forgets it, so only the run holds it.</summary>
+    /// <summary>
+    /// Hands out a module's instance, once per run: the one made while loading on the first
+    /// run, a new one on each later run of a kept session (as Cuckoo makes one per task).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The module already ran in this run.</exception>
     public Processing TakeInstance(ModuleDescriptor module)
     {
+        Type type;
         lock (_lock)
         {
-            if (!_instances.Remove(module, out var instance))
+            if (!_taken.Add(module))
             {
                 throw new InvalidOperationException(
                     $"Module {module.ClassName} was already run in this session."
                 );
             }
-            return instance;
+            // The session forgets the instance it hands out, so only the run holds it.
+            if (_instances.Remove(module, out var instance))
+            {
+                return instance;
+            }
+            type = _types[module];
+        }
+        return (Processing)Activator.CreateInstance(type)!;
+    }
+
+    /// <summary>Lets every module run once more: the session is kept for another run.</summary>
+    public void BeginNextRun()
+    {
+        lock (_lock)
+        {
+            _taken.Clear();
+        }
+    }
+
+    /// <summary>A module of this session ignored its cancellation and may still be running.</summary>
+    public bool HasAbandoned
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _abandoned.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>How many plugin contexts the session holds.</summary>
+    public int Contexts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _plugins.Count;
+            }
         }
     }
 
@@ -252,6 +300,7 @@ internal sealed class InProcessPluginSession
         lock (_lock)
         {
             _instances.Clear();
+            _types.Clear();
             var references = new List<(string, WeakReference, bool)>();
             foreach (var plugin in _plugins)
             {

@@ -28,15 +28,21 @@ internal sealed record ModuleDescriptor(
 internal sealed record PluginLoadFailure(string Plugin, string Reason);
 
 /// <summary>How the unload of a run's plugin contexts went.</summary>
+/// <param name="Kept">Contexts left loaded for the worker's next run; unloaded and verified when the worker retires them.</param>
 internal sealed record UnloadReport(
     int Contexts,
     int Unloaded,
     IReadOnlyList<string> Leaked,
     int GcRounds,
-    TimeSpan Elapsed
+    TimeSpan Elapsed,
+    int Kept = 0
 )
 {
     public static readonly UnloadReport None = new(0, 0, [], 0, TimeSpan.Zero);
+
+    /// <summary>A run's contexts kept loaded for the next run.</summary>
+    public static UnloadReport KeptLoaded(int contexts) =>
+        new(contexts, 0, [], 0, TimeSpan.Zero, contexts);
 
     /// <summary>The in-process and the workers' reports as one.</summary>
     public static UnloadReport Combine(UnloadReport a, UnloadReport b) =>
@@ -45,6 +51,7 @@ internal sealed record UnloadReport(
             a.Unloaded + b.Unloaded,
             [.. a.Leaked, .. b.Leaked],
             Math.Max(a.GcRounds, b.GcRounds),
-            a.Elapsed + b.Elapsed
+            a.Elapsed + b.Elapsed,
+            a.Kept + b.Kept
         );
 }

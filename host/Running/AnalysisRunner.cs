@@ -16,7 +16,14 @@ namespace Microkernel.Host.Running;
 /// modules in Cuckoo's order, each under its own time budget, writes the report atomically and
 /// proves that every plugin context unloaded.
 /// </summary>
-internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory loggerFactory)
+/// <param name="reuse">A daemon worker's kept plugins: in-process contexts are taken from and left to it instead of being loaded and unloaded per run.</param>
+/// <param name="pinPlugins">Keeps the plugins folder in place while <paramref name="reuse"/> holds contexts loaded from it.</param>
+internal sealed class AnalysisRunner(
+    MicrokernelOptions options,
+    ILoggerFactory loggerFactory,
+    ReusablePlugins? reuse = null,
+    Func<IDisposable?>? pinPlugins = null
+)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Microkernel.Runner");
 
@@ -34,7 +41,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
             throw new UnusableAnalysisException($"{analysisPath}: no such analysis folder.");
         }
         var confDirectory = options.ResolveConfPath();
-        var conf = LoadConf(confDirectory);
+        var (conf, confFingerprint) = LoadConf(confDirectory);
         TaskInfo task;
         try
         {
@@ -60,6 +67,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
                     analysisPath,
                     task,
                     conf,
+                    confFingerprint,
                     confDirectory,
                     scratch,
                     store,
@@ -116,12 +124,14 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         }
     }
 
-    private static ConfFile LoadConf(string confDirectory)
+    /// <returns>The configuration and a fingerprint of its text (kept plugins depend on it: it decides which plugins load in-process).</returns>
+    private static (ConfFile Conf, string Fingerprint) LoadConf(string confDirectory)
     {
         var path = Path.Combine(confDirectory, "processing.conf");
         try
         {
-            return ConfFile.Load(path);
+            var lines = File.ReadAllLines(path);
+            return (ConfFile.Parse(path, lines), string.Join('\n', lines));
         }
         catch (ConfFileException ex)
         {
@@ -140,6 +150,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         string analysisPath,
         TaskInfo task,
         ConfFile conf,
+        string confFingerprint,
         string confDirectory,
         string scratch,
         SectionStore store,
@@ -151,16 +162,20 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
     )
     {
         PluginSet plugins;
+        var pluginsPath = options.ResolvePluginsPath();
         using (var loading = MicrokernelTelemetry.Source.StartActivity("plugins.load"))
         {
+            var kept = reuse?.Take(pluginsPath, confFingerprint);
+            loading?.SetTag("microkernel.plugins.reused", kept is not null);
             plugins = await PluginSet
                 .LoadAsync(
-                    options.ResolvePluginsPath(),
+                    pluginsPath,
                     conf,
                     includeDisabled: false,
                     loggerFactory,
                     _logger,
-                    cancellationToken
+                    cancellationToken,
+                    kept
                 )
                 .ConfigureAwait(false);
             loading?.SetTag(
@@ -235,7 +250,35 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
         finally
         {
             using var unloading = MicrokernelTelemetry.Source.StartActivity("plugins.unload");
-            unload = await plugins.UnloadAsync(options.UnloadGcRounds).ConfigureAwait(false);
+            // Kept only after a clean run: a module that timed out, was cancelled or threw may have
+            // left threads or state behind in its context.
+            var clean =
+                !cancellationToken.IsCancellationRequested
+                && records.TrueForAll(r =>
+                    r.Outcome
+                        is ModuleOutcome.Ok
+                            or ModuleOutcome.Empty
+                            or ModuleOutcome.Skipped
+                            or ModuleOutcome.ProcessingError
+                            or ModuleOutcome.MissingDependency
+                            or ModuleOutcome.DuplicateKey
+                );
+            unload = await plugins
+                .UnloadAsync(
+                    options.UnloadGcRounds,
+                    reuse is null
+                        ? null
+                        : session =>
+                            reuse.Release(
+                                session,
+                                pluginsPath,
+                                confFingerprint,
+                                clean,
+                                pinPlugins ?? (() => null)
+                            )
+                )
+                .ConfigureAwait(false);
+            unloading?.SetTag("microkernel.plugins.kept", unload.Kept);
             unloading?.SetTag("microkernel.plugins.contexts", unload.Contexts);
             unloading?.SetTag("microkernel.plugins.leaked", unload.Leaked.Count);
             unloading?.SetTag("microkernel.plugins.gc_rounds", unload.GcRounds);
@@ -433,6 +476,7 @@ internal sealed class AnalysisRunner(MicrokernelOptions options, ILoggerFactory 
             writer.WriteEndArray();
             writer.WriteNumber("gc_rounds", unload.GcRounds);
             writer.WriteNumber("time", Math.Round(unload.Elapsed.TotalSeconds, 3));
+            writer.WriteNumber("kept", unload.Kept);
             writer.WriteEndObject();
             writer.WriteEndObject();
         }

@@ -61,7 +61,25 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
         CancellationToken token
     )
     {
-        var instance = session.TakeInstance(module);
+        Processing instance;
+        try
+        {
+            instance = session.TakeInstance(module);
+        }
+        catch (Exception ex)
+            when (ex is System.Reflection.TargetInvocationException or MemberAccessException)
+        {
+            // A kept session makes a new instance per run; its constructor may still throw.
+            var cause = ex.InnerException ?? ex;
+            return Task.FromResult(
+                new ModuleExecution(
+                    ModuleOutcome.Exception,
+                    ErrorType: cause.GetType().FullName,
+                    ErrorMessage: $"{module.ClassName} could not be created: {cause.Message}",
+                    ErrorDetail: cause.ToString()
+                )
+            );
+        }
         // Host continuations must not run inline on the module's stack: a plugin frame still on
         // a stack keeps its load context alive while the host tries to unload it.
         var completion = new TaskCompletionSource<ModuleExecution>(

@@ -43,13 +43,15 @@ internal sealed class PluginSet
 
     /// <summary>Loads the plugins under <paramref name="pluginsPath"/>; failures are collected, never thrown.</summary>
     /// <param name="includeDisabled">Also start workers for process plugins whose section is off (a listing wants their classes).</param>
+    /// <param name="keptInProcess">The in-process plugins a previous run of the same folder and configuration kept loaded; null loads them.</param>
     public static async Task<PluginSet> LoadAsync(
         string pluginsPath,
         ConfFile? conf,
         bool includeDisabled,
         ILoggerFactory loggerFactory,
         ILogger logger,
-        CancellationToken cancellationToken
+        CancellationToken cancellationToken,
+        InProcessPluginSession? keptInProcess = null
     )
     {
         var (inProcessFolders, isolatedPlugins, policyFailures, notLoaded) =
@@ -64,7 +66,7 @@ internal sealed class PluginSet
             isolatedPlugins.Count > 0
                 ? IsolatedPluginSession.LoadAsync(isolatedPlugins, loggerFactory, cancellationToken)
                 : null;
-        var inProcess = InProcessPluginSession.Load(inProcessFolders, logger);
+        var inProcess = keptInProcess ?? InProcessPluginSession.Load(inProcessFolders, logger);
         var isolated = isolatedLoad is null ? null : await isolatedLoad.ConfigureAwait(false);
 
         var inProcessExecutor = new InProcessModuleExecutor(inProcess);
@@ -90,9 +92,15 @@ internal sealed class PluginSet
     }
 
     /// <summary>Unloads every context, in the host and in the workers, and reports the proof.</summary>
-    public async Task<UnloadReport> UnloadAsync(int gcRounds)
+    /// <param name="releaseInProcess">What becomes of the in-process contexts instead (a daemon worker may keep them); null unloads them.</param>
+    public async Task<UnloadReport> UnloadAsync(
+        int gcRounds,
+        Func<InProcessPluginSession, UnloadReport>? releaseInProcess = null
+    )
     {
-        var unload = _inProcess.UnloadAndVerify(gcRounds);
+        var unload = releaseInProcess is null
+            ? _inProcess.UnloadAndVerify(gcRounds)
+            : releaseInProcess(_inProcess);
         return _isolated is null
             ? unload
             : UnloadReport.Combine(

@@ -18,7 +18,8 @@ public sealed class HotReloadTests
         await using var lab = new DaemonLab(null, "Sleepy");
         lab.Lab.AddFixture("VersionedV1", "Versioned");
         lab.Lab.WriteConf(
-            "[sleepy]\nenabled = yes\nmilliseconds = 2000\n[versioned]\nenabled = yes\n"
+            // Versioned in-process: its worker keeps its context between tasks; Sleepy runs in a worker process.
+            "[sleepy]\nenabled = yes\nmilliseconds = 2000\n[versioned]\nenabled = yes\nisolation = in-process\n"
         );
         await lab.Queue.MigrateAsync();
         using var daemon = lab.Serve(workers: 2, "PluginReloadDebounceSeconds=0.3");
@@ -44,12 +45,18 @@ public sealed class HotReloadTests
         {
             Assert.Equal("1.0.0", VersionIn(old));
             Assert.Equal("2.0.0", VersionIn(upgraded));
+            // The worker keeps the in-process context for its next task; the worker process's goes.
             var unload = upgraded.RootElement.GetProperty("statistics").GetProperty("unload");
-            Assert.Equal(
-                unload.GetProperty("contexts").GetInt32(),
-                unload.GetProperty("unloaded").GetInt32()
-            );
+            Assert.Equal(2, unload.GetProperty("contexts").GetInt32());
+            Assert.Equal(1, unload.GetProperty("kept").GetInt32());
+            Assert.Equal(1, unload.GetProperty("unloaded").GetInt32());
         }
+        // The contexts the slow task kept on 1.0.0 go as soon as their worker looks for work.
+        await daemon.WaitForOutputAsync(
+            "Kept plugins retired (the plugins were reloaded)",
+            Patience
+        );
+        Assert.Contains("1 of 1 contexts unloaded and verified", daemon.Output);
         Assert.Single(
             daemon.Output.Split('\n'),
             l => l.Contains("Plugins reloaded", StringComparison.Ordinal)
@@ -70,5 +77,7 @@ public sealed class HotReloadTests
         }
         daemon.Terminate();
         Assert.Equal(0, daemon.WaitForExit(Patience));
+        Assert.Contains("Kept plugins retired (the worker stopped)", daemon.Output);
+        Assert.DoesNotContain("contexts not unloaded", daemon.Output);
     }
 }
