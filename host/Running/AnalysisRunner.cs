@@ -175,7 +175,8 @@ internal sealed class AnalysisRunner(
                     loggerFactory,
                     _logger,
                     cancellationToken,
-                    kept
+                    kept,
+                    reuse?.Catalog(pluginsPath)
                 )
                 .ConfigureAwait(false);
             loading?.SetTag(

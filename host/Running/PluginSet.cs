@@ -44,6 +44,7 @@ internal sealed class PluginSet
     /// <summary>Loads the plugins under <paramref name="pluginsPath"/>; failures are collected, never thrown.</summary>
     /// <param name="includeDisabled">Also start workers for process plugins whose section is off (a listing wants their classes).</param>
     /// <param name="keptInProcess">The in-process plugins a previous run of the same folder and configuration kept loaded; null loads them.</param>
+    /// <param name="catalog">The folder's plugins as a previous scan found them (an immutable folder); null scans it.</param>
     public static async Task<PluginSet> LoadAsync(
         string pluginsPath,
         ConfFile? conf,
@@ -51,12 +52,13 @@ internal sealed class PluginSet
         ILoggerFactory loggerFactory,
         ILogger logger,
         CancellationToken cancellationToken,
-        InProcessPluginSession? keptInProcess = null
+        InProcessPluginSession? keptInProcess = null,
+        IReadOnlyList<PluginFolder>? catalog = null
     )
     {
         var (inProcessFolders, isolatedPlugins, policyFailures, notLoaded) =
             IsolationPolicy.Partition(
-                PluginCatalog.Scan(pluginsPath),
+                catalog ?? PluginCatalog.Scan(pluginsPath),
                 conf,
                 includeDisabled,
                 logger
