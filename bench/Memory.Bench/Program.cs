@@ -80,12 +80,22 @@ try
     var sectionPath = Path.Combine(work, "section.json");
     PluginRun run = default!;
     double mb = 0;
-    for (var round = 0; round < 3; round++)
+    // MEMORY_BENCH_ROUNDS=1: the cold round only (to profile it).
+    var rounds = int.TryParse(
+        Environment.GetEnvironmentVariable("MEMORY_BENCH_ROUNDS"),
+        CultureInfo.InvariantCulture,
+        out var wanted
+    )
+        ? wanted
+        : 3;
+    for (var round = 0; round < rounds; round++)
     {
         GC.Collect();
         using var current = Process.GetCurrentProcess();
         var cpuStart = current.TotalProcessorTime;
         var childCpuStart = ChildrenCpuSeconds();
+        var jitStart = System.Runtime.JitInfo.GetCompilationTime();
+        var jitMethodsStart = System.Runtime.JitInfo.GetCompiledMethodCount();
         var throughput = Stopwatch.StartNew();
         await using (var section = File.Create(sectionPath))
         {
@@ -95,9 +105,11 @@ try
         current.Refresh();
         var hostCpu = (current.TotalProcessorTime - cpuStart).TotalSeconds;
         var toolCpu = ChildrenCpuSeconds() - childCpuStart;
+        var jit = (System.Runtime.JitInfo.GetCompilationTime() - jitStart).TotalSeconds;
+        var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsStart;
         mb = run.OutputBytes / (1024.0 * 1024.0);
         Console.WriteLine(
-            $"Streaming {mb:0.0} MB ({run.Rows} rows, outcome {run.Outcome}) through CliWrap + reader + pslist mapper: wall {throughput.Elapsed.TotalSeconds:0.000} s = {mb / throughput.Elapsed.TotalSeconds:0} MB/s; host CPU {hostCpu:0.000} s = {mb / hostCpu:0} MB/s per core; FakeVol CPU {toolCpu:0.000} s"
+            $"Streaming {mb:0.0} MB ({run.Rows} rows, outcome {run.Outcome}) through CliWrap + reader + pslist mapper: wall {throughput.Elapsed.TotalSeconds:0.000} s = {mb / throughput.Elapsed.TotalSeconds:0} MB/s; host CPU {hostCpu:0.000} s = {mb / hostCpu:0} MB/s per core; FakeVol CPU {toolCpu:0.000} s; JIT {jit:0.000} s for {jitMethods} methods"
         );
     }
     Console.WriteLine(
