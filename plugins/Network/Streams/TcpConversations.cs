@@ -303,7 +303,11 @@ internal sealed class TcpConversations(
         // Small segments (ACK-sized requests, keep-alives) take arrays of their size, so that
         // the bytes held stay close to what the budget counts.
         var buffer = data.Length is > SlabBytes / 2 and <= SlabBytes
-            ? (_freeSlabs.TryPop(out var slab) ? slab : new byte[SlabBytes])
+            ? (
+                _freeSlabs.TryPop(out var slab)
+                    ? slab
+                    : GC.AllocateUninitializedArray<byte>(SlabBytes, pinned: true)
+            )
             : ArrayPool<byte>.Shared.Rent(data.Length);
         data.CopyTo(buffer);
         return new Chunk(buffer, data.Length, ts);
