@@ -39,12 +39,17 @@ internal static class PcapSorter
     /// when there is nothing to write (no packets) or the capture is not one Cuckoo can sort
     /// (pcapng, link types other than Ethernet and raw IP); <paramref name="problem"/> says why.
     /// </summary>
+    /// <param name="inputObserver">
+    /// Sees every byte of <paramref name="input"/> once, in order, when the sort succeeds (the
+    /// module's <c>pcap_sha256</c>: the sort is the only pass over the input).
+    /// </param>
     public static bool Sort(
         string input,
         string output,
         string scratch,
         out string? problem,
-        CancellationToken cancellationToken
+        CancellationToken cancellationToken,
+        Action<ReadOnlySpan<byte>>? inputObserver = null
     ) =>
         Sort(
             input,
@@ -52,6 +57,7 @@ internal static class PcapSorter
             scratch,
             ChunkPackets,
             new ChunkRecords(ChunkBufferBytes, ChunkBlockBytes),
+            inputObserver,
             out problem,
             cancellationToken
         );
@@ -66,6 +72,7 @@ internal static class PcapSorter
         string scratch,
         int chunkPackets,
         ChunkRecords records,
+        Action<ReadOnlySpan<byte>>? inputObserver,
         out string? problem,
         CancellationToken cancellationToken
     )
@@ -79,7 +86,7 @@ internal static class PcapSorter
             1,
             FileOptions.SequentialScan
         );
-        using var reader = new CaptureReader(file, Path.GetFileName(input));
+        using var reader = new CaptureReader(file, Path.GetFileName(input), inputObserver);
         if (!reader.Open())
         {
             problem = reader.Error;
@@ -116,6 +123,8 @@ internal static class PcapSorter
                 {
                     if (!reader.TryReadNext(out var ts, out var recordOffset, out var frame))
                     {
+                        // After damage too, the observer sees the whole file.
+                        reader.DrainToObserver();
                         more = false;
                         break;
                     }
@@ -725,24 +734,28 @@ internal sealed class ChunkRecords(int capacity, int blockBytes)
         {
             return -1;
         }
-        // A record never straddles two blocks; the rest of a full block is left unused.
-        if (blockBytes - _used < record.Length)
+        // A record never straddles two blocks: one that does not fit in what is left of the
+        // current block starts the next, unless that would pass the capacity (then smaller
+        // records may still fill the current block).
+        var block = _block;
+        var used = _used;
+        if (blockBytes - used < record.Length)
         {
-            _block++;
-            _used = 0;
+            block++;
+            used = 0;
         }
-        if (_block == _blocks.Count)
+        if (block == _blocks.Count)
         {
-            if ((long)(_blocks.Count + 1) * blockBytes > capacity)
+            if ((long)(block + 1) * blockBytes > capacity)
             {
                 return -1;
             }
             _blocks.Add(GC.AllocateUninitializedArray<byte>(blockBytes));
         }
-        record.CopyTo(_blocks[_block].AsSpan(_used));
-        var at = (long)_block * blockBytes + _used;
-        _used += record.Length;
-        return at;
+        record.CopyTo(_blocks[block].AsSpan(used));
+        _block = block;
+        _used = used + record.Length;
+        return (long)block * blockBytes + used;
     }
 
     public ReadOnlySpan<byte> Get(long at, int length) =>
