@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 //                                           allocations samples allocated types, gcs lists
 //                                           each collection)
 //   phases <capture.pcap>                   time reader, + dissector, + TCP conversations
+//   sort <capture.pcap>                     time sort_pcap alone (wall, user, sys, peak RSS)
 // Run each measurement in its own process so the peak working set belongs to that run only.
 if (args.Length >= 4 && args[0] == "generate")
 {
@@ -40,13 +41,18 @@ if (args.Length >= 2 && args[0] == "run")
     gcs?.Print();
     return 0;
 }
+if (args.Length >= 2 && args[0] == "sort")
+{
+    Microkernel.Bench.Network.Phases.Sort(args[1]);
+    return 0;
+}
 if (args.Length >= 2 && args[0] == "phases")
 {
     Microkernel.Bench.Network.Phases.Run(args[1]);
     return 0;
 }
 Console.Error.WriteLine(
-    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap>"
+    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap> | sort <capture.pcap>"
 );
 return 2;
 
