@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Microkernel.Plugins.Network.Streams;
@@ -9,7 +8,7 @@ namespace Microkernel.Plugins.Network.Streams;
 /// at every doubling, and past 85 KB each of those went to the large object heap, where
 /// garbage waits for a full collection: resident memory rose with every big response.
 /// </summary>
-internal sealed class PairBuffer(ArrayPool<byte> pool)
+internal sealed class PairBuffer(PinnedArrayPool pool)
 {
     private byte[] _array = [];
 

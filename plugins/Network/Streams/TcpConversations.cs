@@ -237,7 +237,7 @@ internal sealed class TcpConversations(
     // Pair buffers borrow their arrays from a pool of their own: big responses reuse the
     // arrays of earlier ones instead of growing new ones on the large object heap. At most 4
     // free arrays of each size up to 1 MiB are kept (8 MiB at worst); larger ones are not pooled.
-    private readonly ArrayPool<byte> _pairArrays = ArrayPool<byte>.Create(1 << 20, 4);
+    private readonly PinnedArrayPool _pairArrays = new(1 << 20, 4);
 
     // Emptied buffer objects are kept so that each pair does not make new ones.
     private readonly Stack<PairBuffer> _spare = new();
