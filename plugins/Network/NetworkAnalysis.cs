@@ -181,6 +181,7 @@ public sealed class NetworkAnalysis : Processing
                 {
                     ReassembleStreams(
                         pcapPath,
+                        Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
                         enforceSnapLength,
                         settings,
                         exchanges,
@@ -278,6 +279,7 @@ public sealed class NetworkAnalysis : Processing
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReassembleStreams(
         string pcapPath,
+        string spillPath,
         bool enforceSnapLength,
         NetworkSettings settings,
         ApplicationExchanges exchanges,
@@ -291,11 +293,13 @@ public sealed class NetworkAnalysis : Processing
             return;
         }
         var packets = 0L;
+        using var spill = new SpillFile(spillPath);
         var conversations = new TcpConversations(
             settings.MaxStreamBytes,
             settings.MaxBufferedBytes,
             exchanges.OnPair,
-            note => notes.Add((packets, note))
+            note => notes.Add((packets, note)),
+            spill
         );
         while (reader.TryReadNext(out var timestamp, out _, out var frame))
         {
