@@ -30,6 +30,12 @@ internal sealed class GcLogger : EventListener
             _start =
                 $"{_clock.Elapsed.TotalSeconds, 6:F2}s gen{Get(eventData, "Depth")} {Reason(Get(eventData, "Reason"))}";
         }
+        else if (name.StartsWith("GCGlobalHeapHistory", StringComparison.Ordinal))
+        {
+            // The gen0 budget the GC chose for the next round.
+            _start +=
+                $" (gen0 budget {Get(eventData, "FinalYoungestDesired") / (1024.0 * 1024):F0} MiB)";
+        }
         else if (name.StartsWith("GCHeapStats", StringComparison.Ordinal))
         {
             const double MiB = 1024.0 * 1024;

@@ -320,9 +320,9 @@ internal sealed class TcpConversations(
         buffer is null ? default : buffer.Contents;
 
     // Pair buffers borrow their arrays from a pool of their own: big responses reuse the
-    // arrays of earlier ones instead of growing new ones on the large object heap. At most 4
-    // free arrays of each size up to 1 MiB are kept (8 MiB at worst); larger ones are not pooled.
-    private readonly PinnedArrayPool _pairArrays = new(1 << 20, 4);
+    // arrays of earlier ones instead of growing new ones on the large object heap. Free arrays
+    // up to 1 MiB long are kept, 8 MiB at most; larger ones are not pooled.
+    private readonly PinnedArrayPool _pairArrays = new(1 << 20, 8 << 20);
 
     // Emptied buffer objects are kept so that each pair does not make new ones.
     private readonly Stack<PairBuffer> _spare = new();
@@ -382,8 +382,11 @@ internal sealed class TcpConversations(
     /// <summary>Segments up to this size (every Ethernet MSS) share a free list of slabs.</summary>
     private const int SlabBytes = 2048;
 
-    /// <summary>Free slabs kept for reuse (1 MiB); more are left to the GC.</summary>
-    private const int MaxFreeSlabs = 512;
+    /// <summary>
+    /// Free slabs kept for reuse (8 MiB); more are left to the GC. Slabs are pinned, and
+    /// pinned garbage waits for a full collection, so dropping them costs more than keeping.
+    /// </summary>
+    private const int MaxFreeSlabs = 4096;
 
     private readonly Stack<byte[]> _freeSlabs = new();
 

@@ -10,7 +10,7 @@ public sealed class PairBufferTests
     {
         using var folder = TempDirectory.Create();
         using var file = new SpillFile(Path.Combine(folder.Path, "spill.bin"));
-        var pool = new PinnedArrayPool(1 << 20, 4);
+        var pool = new PinnedArrayPool(1 << 20, 1 << 20);
         var buffer = new PairBuffer(pool);
         var data = Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray();
         buffer.Write(data);
@@ -35,7 +35,7 @@ public sealed class PairBufferTests
     {
         using var folder = TempDirectory.Create();
         using var file = new SpillFile(Path.Combine(folder.Path, "spill.bin"));
-        var buffer = new PairBuffer(new PinnedArrayPool(1 << 20, 4));
+        var buffer = new PairBuffer(new PinnedArrayPool(1 << 20, 1 << 20));
         buffer.Spill(file);
         buffer.Write([1, 2]);
         Assert.Equal(0, file.LiveBytes);
