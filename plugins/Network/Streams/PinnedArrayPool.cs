@@ -5,8 +5,8 @@ namespace Microkernel.Plugins.Network.Streams;
 /// <summary>
 /// Arrays for data that waits in TCP streams to be paired: power-of-two lengths from 256 bytes
 /// up to a maximum, free arrays kept for reuse up to a total, new ones allocated on the pinned
-/// object heap while <see cref="Pin"/> is set. Longer requests get arrays of exactly their
-/// length, never kept. One per <see cref="TcpConversations"/>; not thread-safe.
+/// object heap. Longer requests get arrays of exactly their length, never kept. One per
+/// <see cref="TcpConversations"/>; not thread-safe.
 /// </summary>
 /// <remarks>
 /// Pinned because the data waits as long as the capture's order makes it wait. In a capture
@@ -49,12 +49,6 @@ internal sealed class PinnedArrayPool
     private static int Slot(int powerOfTwo) =>
         BitOperations.Log2((uint)powerOfTwo) - BitOperations.Log2(MinLength);
 
-    /// <summary>
-    /// New arrays go on the pinned object heap (for data expected to wait); otherwise they are
-    /// ordinary arrays, which die young at no cost when the data does not wait.
-    /// </summary>
-    public bool Pin { get; set; } = true;
-
     /// <summary>An array of at least <paramref name="length"/> bytes (uninitialised).</summary>
     public byte[] Rent(int length)
     {
@@ -68,7 +62,7 @@ internal sealed class PinnedArrayPool
             _freeBytes -= size;
             return array;
         }
-        return GC.AllocateUninitializedArray<byte>(size, Pin);
+        return GC.AllocateUninitializedArray<byte>(size, pinned: true);
     }
 
     /// <summary>Keeps the array for reuse if the free arrays stay within their total; otherwise drops it.</summary>

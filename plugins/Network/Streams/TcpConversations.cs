@@ -166,11 +166,6 @@ internal sealed class TcpConversations(
         {
             PeakBufferedBytes = _total;
         }
-        // Data piles up (half the spill threshold held): new buffers go on the pinned heap.
-        // While it does not, they are ordinary arrays, which die young in gen0 at no cost; on
-        // the pinned heap even short-lived ones waited for a full collection (unsorted 1 GiB:
-        // every other run peaked 20 MiB higher).
-        _pairArrays.Pin = ResidentBytes > spillAboveBytes / 2;
         if (spill is not null)
         {
             var resident = ResidentBytes;
@@ -405,18 +400,17 @@ internal sealed class TcpConversations(
     private byte[] NewBuffer(int length)
     {
         // Small segments (ACK-sized requests, keep-alives) take arrays of their size, so that
-        // the bytes held stay close to what the budget counts. While data piles up, new slabs
-        // go on the pinned object heap, which is collected with gen2 only: a segment waits for
-        // its acknowledgement as long as the capture's order makes it wait, and in a capture
-        // sorted by flow tens of MiB of them pile up. Allocated in gen0, every collection
-        // promoted them; the GC answered that survival rate by raising gen0's budget, and the
-        // heap grew by 100+ MiB of garbage between collections (1 GiB sorted: 255 MiB peak,
-        // 75 MiB live).
+        // the bytes held stay close to what the budget counts. New slabs go on the pinned
+        // object heap, which is collected with gen2 only: a segment waits for its
+        // acknowledgement as long as the capture's order makes it wait, and in a capture sorted
+        // by flow tens of MiB of them pile up. Allocated in gen0, every collection promoted
+        // them; the GC answered that survival rate by raising gen0's budget, and the heap grew
+        // by 100+ MiB of garbage between collections (1 GiB sorted: 255 MiB peak, 75 MiB live).
         return length is > SlabBytes / 2 and <= SlabBytes
             ? (
                 _freeSlabs.TryPop(out var slab)
                     ? slab
-                    : GC.AllocateUninitializedArray<byte>(SlabBytes, _pairArrays.Pin)
+                    : GC.AllocateUninitializedArray<byte>(SlabBytes, pinned: true)
             )
             : ArrayPool<byte>.Shared.Rent(length);
     }
