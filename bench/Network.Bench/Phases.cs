@@ -50,4 +50,35 @@ internal static class Phases
             );
         }
     }
+
+    /// <summary>sort_pcap alone, into a temporary folder: where its time goes (user or system).</summary>
+    public static void Sort(string capture)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"bench-sort-{Environment.ProcessId}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var self = Process.GetCurrentProcess();
+            var user = self.UserProcessorTime;
+            var system = self.PrivilegedProcessorTime;
+            var clock = Stopwatch.StartNew();
+            PcapSorter.Sort(
+                capture,
+                Path.Combine(folder, "dump_sorted.pcap"),
+                folder,
+                out var problem,
+                CancellationToken.None
+            );
+            clock.Stop();
+            self.Refresh();
+            Console.WriteLine(
+                $"sort: {clock.Elapsed.TotalSeconds:F2} s wall, user {(self.UserProcessorTime - user).TotalSeconds:F2} s + sys {(self.PrivilegedProcessorTime - system).TotalSeconds:F2} s; "
+                    + $"peak working set {self.PeakWorkingSet64 / (1024.0 * 1024):F0} MiB{(problem is null ? "" : "; " + problem)}"
+            );
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

@@ -7,9 +7,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 // Network.Bench: throughput and peak memory of the network module on a large capture.
 //   generate <seed.pcap> <out.pcap> <MiB>   replicate a real capture with shifted addresses/times
 //   run <capture.pcap> [opt=value...]       run NetworkAnalysis once, print MB/s, CPU time, peak memory
-//                                           (section=PATH keeps a copy of the section;
-//                                           allocations samples allocated types)
+//                                           (section=PATH keeps a copy of the section,
+//                                           sorted=PATH one of dump_sorted.pcap;
+//                                           allocations samples allocated types, gcs lists
+//                                           each collection)
 //   phases <capture.pcap>                   time reader, + dissector, + TCP conversations
+//   sort <capture.pcap>                     time sort_pcap alone (wall, user, sys, peak RSS)
 // Run each measurement in its own process so the peak working set belongs to that run only.
 if (args.Length >= 4 && args[0] == "generate")
 {
@@ -28,11 +31,19 @@ if (args.Length >= 2 && args[0] == "run")
         .Select(a => a.Split('=', 2))
         .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
     options.Remove("section", out var keepSection);
+    options.Remove("sorted", out var keepSorted);
     using var sampler = options.Remove("allocations")
         ? new Microkernel.Bench.Network.AllocationSampler()
         : null;
-    await RunAsync(args[1], options, keepSection);
+    using var gcs = options.Remove("gcs") ? new Microkernel.Bench.Network.GcLogger() : null;
+    await RunAsync(args[1], options, keepSection, keepSorted);
     sampler?.Print(25);
+    gcs?.Print();
+    return 0;
+}
+if (args.Length >= 2 && args[0] == "sort")
+{
+    Microkernel.Bench.Network.Phases.Sort(args[1]);
     return 0;
 }
 if (args.Length >= 2 && args[0] == "phases")
@@ -41,7 +52,7 @@ if (args.Length >= 2 && args[0] == "phases")
     return 0;
 }
 Console.Error.WriteLine(
-    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap>"
+    "usage: Network.Bench generate <seed.pcap> <out.pcap> <MiB> | run <capture.pcap> [option=value...] [section=PATH] | phases <capture.pcap> | sort <capture.pcap>"
 );
 return 2;
 
@@ -117,7 +128,8 @@ static void ShiftAddresses(byte[] frame, int copy)
 static async Task RunAsync(
     string capture,
     IReadOnlyDictionary<string, string> options,
-    string? keepSection
+    string? keepSection,
+    string? keepSorted
 )
 {
     using var analysis = BenchFolder.Create();
@@ -177,6 +189,11 @@ static async Task RunAsync(
     if (keepSection is not null && section is JsonSection { FilePath: { } sectionPath })
     {
         File.Copy(sectionPath, keepSection, overwrite: true);
+    }
+    var sorted = Path.Combine(analysis.Path, "dump_sorted.pcap");
+    if (keepSorted is not null && File.Exists(sorted))
+    {
+        File.Copy(sorted, keepSorted, overwrite: true);
     }
     foreach (var error in errors.Take(5))
     {

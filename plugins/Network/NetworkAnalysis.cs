@@ -53,35 +53,41 @@ public sealed class NetworkAnalysis : Processing
             return Section(report);
         }
 
+        var sorted = false;
         if (settings.SortPcap)
         {
             // Cuckoo dissects the sorted capture when sorting produced one; pcap_sha256 stays
             // the hash of dump.pcap.
+            // Neither file is read just for its hash: the sort hashes dump.pcap as it reads it,
+            // and the dissection hashes the sorted file it reads.
             var sortedPath = Path.Combine(AnalysisPath, "dump_sorted.pcap");
             try
             {
+                using var inputHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 if (
                     PcapSorter.Sort(
                         pcapPath,
                         sortedPath,
                         Context.ScratchPath,
                         out var problem,
-                        cancellationToken
+                        cancellationToken,
+                        inputHash.AppendData
                     )
                 )
                 {
-                    report.SortedPcapSha256 = HashFile(sortedPath);
-                    report.PcapSha256 = HashFile(pcapPath);
+                    report.PcapSha256 = Convert.ToHexStringLower(inputHash.GetHashAndReset());
+                    sorted = true;
                     pcapPath = sortedPath;
                 }
                 if (problem is not null)
                 {
                     Logger.LogWarning("sort_pcap: {Problem}", problem);
                 }
-                // The sort's flow table and index (tens of MiB for a big capture) are garbage
-                // now; without a full collection here the GC keeps their memory committed
-                // while the dissection grows its own, and the two add up in the peak.
-                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                // The sort's flow table and chunk buffer (up to 48 MiB) are garbage now. A
+                // forced collection freed them but kept their regions committed for reuse
+                // (40-60 MiB after a 1 GiB sort), on top of which the dissection committed its
+                // own; the aggressive mode also gives the free regions back.
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             }
             catch (IOException ex)
             {
@@ -91,7 +97,7 @@ public sealed class NetworkAnalysis : Processing
 
         try
         {
-            return await DissectAndWriteAsync(pcapPath, settings, report, cancellationToken)
+            return await DissectAndWriteAsync(pcapPath, sorted, settings, report, cancellationToken)
                 .ConfigureAwait(false);
         }
         finally
@@ -102,13 +108,14 @@ public sealed class NetworkAnalysis : Processing
 
     private async Task<JsonSection> DissectAndWriteAsync(
         string pcapPath,
+        bool sorted,
         NetworkSettings settings,
         NetworkReport report,
         CancellationToken cancellationToken
     )
     {
         await Task.Run(
-                () => Dissect(pcapPath, settings, report, cancellationToken),
+                () => Dissect(pcapPath, sorted, settings, report, cancellationToken),
                 cancellationToken
             )
             .ConfigureAwait(false);
@@ -134,16 +141,21 @@ public sealed class NetworkAnalysis : Processing
     /// Two readers rather than a hand-off of packets: the threads share nothing while they run,
     /// and both stop at the same damage. A failure on either thread stops the other.
     /// </summary>
+    /// <param name="sorted">
+    /// <paramref name="pcapPath"/> is dump_sorted.pcap: its hash is <c>sorted_pcap_sha256</c>,
+    /// and its 1500-byte snaplen is not enforced (Cuckoo keeps longer frames under it).
+    /// </param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Dissect(
         string pcapPath,
+        bool sorted,
         NetworkSettings settings,
         NetworkReport report,
         CancellationToken cancellationToken
     )
     {
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var enforceSnapLength = report.SortedPcapSha256 is null;
+        var enforceSnapLength = !sorted;
         using var reader = OpenReader(pcapPath, sha256.AppendData, enforceSnapLength);
         var exchanges = new ApplicationExchanges(
             Path.Combine(AnalysisPath, "network"),
@@ -155,7 +167,7 @@ public sealed class NetworkAnalysis : Processing
             report.Errors.Add(reader.Error!);
             Logger.LogError("Unable to read PCAP file: {Error}", reader.Error);
             reader.DrainToObserver();
-            report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
+            KeepHash(report, sorted, sha256);
             return;
         }
         var dissector = new CuckooDissector(settings.Dissector);
@@ -169,6 +181,7 @@ public sealed class NetworkAnalysis : Processing
                 {
                     ReassembleStreams(
                         pcapPath,
+                        Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
                         enforceSnapLength,
                         settings,
                         exchanges,
@@ -246,13 +259,27 @@ public sealed class NetworkAnalysis : Processing
             report.Errors.Add(note.Text);
             Context.ReportError(note.Text);
         }
-        report.PcapSha256 ??= Convert.ToHexStringLower(sha256.GetHashAndReset());
+        KeepHash(report, sorted, sha256);
+    }
+
+    private static void KeepHash(NetworkReport report, bool sorted, IncrementalHash sha256)
+    {
+        var hash = Convert.ToHexStringLower(sha256.GetHashAndReset());
+        if (sorted)
+        {
+            report.SortedPcapSha256 = hash;
+        }
+        else
+        {
+            report.PcapSha256 = hash;
+        }
     }
 
     /// <summary>The streams thread: its own reader, TCP reassembly and the exchanges.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReassembleStreams(
         string pcapPath,
+        string spillPath,
         bool enforceSnapLength,
         NetworkSettings settings,
         ApplicationExchanges exchanges,
@@ -266,11 +293,13 @@ public sealed class NetworkAnalysis : Processing
             return;
         }
         var packets = 0L;
+        using var spill = new SpillFile(spillPath);
         var conversations = new TcpConversations(
             settings.MaxStreamBytes,
             settings.MaxBufferedBytes,
             exchanges.OnPair,
-            note => notes.Add((packets, note))
+            note => notes.Add((packets, note)),
+            spill
         );
         while (reader.TryReadNext(out var timestamp, out _, out var frame))
         {
@@ -335,12 +364,6 @@ public sealed class NetworkAnalysis : Processing
             NetworkReportWriter.Write(output, report);
         }
         return JsonSection.FromFile(path);
-    }
-
-    private static string HashFile(string path)
-    {
-        using var file = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(file));
     }
 
     /// <summary>Cuckoo's mitm.log: one JSON document per line, other lines kept as text.</summary>

@@ -10,9 +10,12 @@ namespace Microkernel.Plugins.Network.Capture;
 /// chunk, exactly as Cuckoo's <c>batch_sort</c> re-reads its temporary chunk files.
 /// </summary>
 /// <remarks>
-/// Streams: a chunk holds only an index (flow, time, position) of its 32,000 records; its
-/// packets are copied from the input by offset into a scratch chunk file, and the merge keeps
-/// one record per chunk in memory. Only the set of flows grows with the capture.
+/// Streams: the input is read once, front to back. A chunk is an index (flow, time, position)
+/// of its 32,000 records plus a copy of their bytes in <see cref="ChunkRecords"/> (at most
+/// <see cref="ChunkBufferBytes"/>, enough for 32,000 full-size Ethernet frames), from which the
+/// sorted chunk is written; only records that do not fit are read back from the input by
+/// offset. The merge keeps one record per chunk in memory. Only the set of flows grows with
+/// the capture.
 /// </remarks>
 internal static class PcapSorter
 {
@@ -22,24 +25,54 @@ internal static class PcapSorter
     private const uint SnapLength = 1500;
 
     /// <summary>
+    /// The most of a chunk's bytes kept in memory: 32,000 records of 1,514-byte frames with
+    /// their 16-byte headers take 46.7 MiB. Reading records back one <c>pread</c> each cost
+    /// 1 GiB of capture about 6 s of system time.
+    /// </summary>
+    internal const int ChunkBufferBytes = 48 << 20;
+
+    /// <summary>Chunk bytes are kept in blocks of this size, allocated as a chunk first needs them.</summary>
+    internal const int ChunkBlockBytes = 1 << 20;
+
+    /// <summary>
     /// Sorts <paramref name="input"/> into <paramref name="output"/>. False (and no output)
     /// when there is nothing to write (no packets) or the capture is not one Cuckoo can sort
     /// (pcapng, link types other than Ethernet and raw IP); <paramref name="problem"/> says why.
     /// </summary>
+    /// <param name="inputObserver">
+    /// Sees every byte of <paramref name="input"/> once, in order, when the sort succeeds (the
+    /// module's <c>pcap_sha256</c>: the sort is the only pass over the input).
+    /// </param>
     public static bool Sort(
         string input,
         string output,
         string scratch,
         out string? problem,
-        CancellationToken cancellationToken
-    ) => Sort(input, output, scratch, ChunkPackets, out problem, cancellationToken);
+        CancellationToken cancellationToken,
+        Action<ReadOnlySpan<byte>>? inputObserver = null
+    ) =>
+        Sort(
+            input,
+            output,
+            scratch,
+            ChunkPackets,
+            new ChunkRecords(ChunkBufferBytes, ChunkBlockBytes),
+            inputObserver,
+            out problem,
+            cancellationToken
+        );
 
-    /// <summary>The same with a smaller chunk size, so tests can reach the merge.</summary>
+    /// <summary>
+    /// The same with a smaller chunk size (so tests can reach the merge) and a given record
+    /// buffer (so they can overflow it).
+    /// </summary>
     internal static bool Sort(
         string input,
         string output,
         string scratch,
         int chunkPackets,
+        ChunkRecords records,
+        Action<ReadOnlySpan<byte>>? inputObserver,
         out string? problem,
         CancellationToken cancellationToken
     )
@@ -53,7 +86,7 @@ internal static class PcapSorter
             1,
             FileOptions.SequentialScan
         );
-        using var reader = new CaptureReader(file, Path.GetFileName(input));
+        using var reader = new CaptureReader(file, Path.GetFileName(input), inputObserver);
         if (!reader.Open())
         {
             problem = reader.Error;
@@ -85,10 +118,13 @@ internal static class PcapSorter
             while (more)
             {
                 index.Clear();
+                records.Clear();
                 while (index.Count < chunkPackets)
                 {
                     if (!reader.TryReadNext(out var ts, out var recordOffset, out var frame))
                     {
+                        // After damage too, the observer sees the whole file.
+                        reader.DrainToObserver();
                         more = false;
                         break;
                     }
@@ -102,7 +138,8 @@ internal static class PcapSorter
                             ts,
                             ++counter,
                             recordOffset + 16,
-                            frame.Length
+                            frame.Length,
+                            records.TryAdd(frame)
                         )
                     );
                 }
@@ -114,12 +151,12 @@ internal static class PcapSorter
                 if (!more && chunks.Count == 0)
                 {
                     // One chunk: the merge of a single chunk file is that file in order.
-                    WriteSingleChunk(random, index, output, linkType, record);
+                    WriteSingleChunk(random, index, records, output, linkType, record);
                     return true;
                 }
                 var chunkPath = Path.Combine(scratch, $"sort-chunk-{chunks.Count}.bin");
                 chunks.Add(chunkPath);
-                WriteChunk(random, index, chunkPath, flows, record, chunkFlows);
+                WriteChunk(random, index, records, chunkPath, flows, record, chunkFlows);
             }
             if (chunks.Count == 0)
             {
@@ -143,13 +180,16 @@ internal static class PcapSorter
 
     /// <param name="Flow">The sort flow (direction first seen in the whole capture).</param>
     /// <param name="RawFlow">The packet's own (src, dst, sport, dport, proto).</param>
+    /// <param name="Offset">Where the packet's bytes are in the input.</param>
+    /// <param name="Copy">Where they are in the chunk's <see cref="ChunkRecords"/>, or -1.</param>
     private readonly record struct IndexEntry(
         int Flow,
         int RawFlow,
         double Ts,
         long N,
         long Offset,
-        int Length
+        int Length,
+        long Copy
     );
 
     private static int CompareKeys(
@@ -171,12 +211,19 @@ internal static class PcapSorter
         return byTime != 0 ? byTime : nA.CompareTo(nB);
     }
 
-    private static void ReadRecord(
+    /// <summary>The packet's bytes: the chunk's copy, or read back from the input into <paramref name="scratch"/>.</summary>
+    private static ReadOnlySpan<byte> Record(
         Microsoft.Win32.SafeHandles.SafeFileHandle input,
         in IndexEntry entry,
-        Span<byte> into
+        ChunkRecords records,
+        byte[] scratch
     )
     {
+        if (entry.Copy >= 0)
+        {
+            return records.Get(entry.Copy, entry.Length);
+        }
+        var into = scratch.AsSpan(0, entry.Length);
         var read = 0;
         while (read < into.Length)
         {
@@ -187,11 +234,13 @@ internal static class PcapSorter
             }
             read += count;
         }
+        return into;
     }
 
     private static void WriteSingleChunk(
         Microsoft.Win32.SafeHandles.SafeFileHandle input,
         List<IndexEntry> index,
+        ChunkRecords records,
         string output,
         int linkType,
         byte[] buffer
@@ -200,8 +249,7 @@ internal static class PcapSorter
         using var writer = new SortedPcapWriter(output, linkType);
         foreach (var entry in index)
         {
-            var raw = buffer.AsSpan(0, entry.Length);
-            ReadRecord(input, entry, raw);
+            var raw = Record(input, entry, records, buffer);
             // Written to Cuckoo's chunk file (first rounding), read back, written again.
             writer.Write(raw, DpktTime.RoundTrip(entry.Ts));
         }
@@ -215,6 +263,7 @@ internal static class PcapSorter
     private static void WriteChunk(
         Microsoft.Win32.SafeHandles.SafeFileHandle input,
         List<IndexEntry> index,
+        ChunkRecords records,
         string path,
         FlowTable flows,
         byte[] buffer,
@@ -234,8 +283,7 @@ internal static class PcapSorter
         var counter = 0;
         foreach (var entry in index)
         {
-            var raw = buffer.AsSpan(0, entry.Length);
-            ReadRecord(input, entry, raw);
+            var raw = Record(input, entry, records, buffer);
             var forward = flows[entry.RawFlow];
             var reverse = forward.Reversed();
             var mergeFlow = seen.Contains(reverse) ? reverse : forward;
@@ -656,4 +704,60 @@ internal sealed class FlowTable
         _seen.Add(flow);
         return Intern(flow);
     }
+}
+
+/// <summary>
+/// The bytes of the chunk being sorted, copied as they are read, in blocks that are allocated
+/// on first need and reused by the next chunks (a small capture allocates only what it uses).
+/// Bounded by its capacity: records that do not fit are not copied.
+/// </summary>
+internal sealed class ChunkRecords(int capacity, int blockBytes)
+{
+    private readonly List<byte[]> _blocks = [];
+    private int _block;
+    private int _used;
+
+    /// <summary>Blocks allocated so far (tests: the capacity holds).</summary>
+    public int Blocks => _blocks.Count;
+
+    /// <summary>Starts a new chunk; the blocks are kept.</summary>
+    public void Clear()
+    {
+        _block = 0;
+        _used = 0;
+    }
+
+    /// <summary>Copies the record; where it went, or -1 when it does not fit.</summary>
+    public long TryAdd(ReadOnlySpan<byte> record)
+    {
+        if (record.Length > blockBytes)
+        {
+            return -1;
+        }
+        // A record never straddles two blocks: one that does not fit in what is left of the
+        // current block starts the next, unless that would pass the capacity (then smaller
+        // records may still fill the current block).
+        var block = _block;
+        var used = _used;
+        if (blockBytes - used < record.Length)
+        {
+            block++;
+            used = 0;
+        }
+        if (block == _blocks.Count)
+        {
+            if ((long)(block + 1) * blockBytes > capacity)
+            {
+                return -1;
+            }
+            _blocks.Add(GC.AllocateUninitializedArray<byte>(blockBytes));
+        }
+        record.CopyTo(_blocks[block].AsSpan(used));
+        _block = block;
+        _used = used + record.Length;
+        return (long)block * blockBytes + used;
+    }
+
+    public ReadOnlySpan<byte> Get(long at, int length) =>
+        _blocks[(int)(at / blockBytes)].AsSpan((int)(at % blockBytes), length);
 }

@@ -11,12 +11,24 @@ public sealed class PcapSorterTests
     private static string Sorted(
         string input,
         TempDirectory folder,
-        int chunk = PcapSorter.ChunkPackets
+        int chunk = PcapSorter.ChunkPackets,
+        ChunkRecords? records = null,
+        string name = "dump_sorted.pcap"
     )
     {
-        var output = Path.Combine(folder.Path, "dump_sorted.pcap");
+        var output = Path.Combine(folder.Path, name);
         Assert.True(
-            PcapSorter.Sort(input, output, folder.Path, chunk, out var problem, default),
+            PcapSorter.Sort(
+                input,
+                output,
+                folder.Path,
+                chunk,
+                records
+                    ?? new ChunkRecords(PcapSorter.ChunkBufferBytes, PcapSorter.ChunkBlockBytes),
+                null,
+                out var problem,
+                default
+            ),
             problem
         );
         Assert.Null(problem);
@@ -87,6 +99,89 @@ public sealed class PcapSorterTests
             ["dump_sorted.pcap"],
             Directory.GetFiles(folder.Path).Select(Path.GetFileName)
         );
+    }
+
+    [SkippableTheory]
+    [InlineData("pcap/mixed-traffic.pcap", "8d92880f9f356d5bdfd04e24541f614f275b02e0")]
+    [InlineData("cuckoo-analysis/dump.pcap", "311d1777692968396168782f8d1e4452fe04d360")]
+    public void Records_that_do_not_fit_the_chunk_buffer_are_read_back_from_the_input(
+        string input,
+        string sha1
+    )
+    {
+        // 4 KiB in 2 KiB blocks: the first few records are copied, every other one (and every
+        // frame over 2 KiB) is read back by offset; the output must not tell the two apart.
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var folder = TempDirectory.Create();
+        var records = new ChunkRecords(4096, 2048);
+        Assert.Equal(sha1, Sha1(Sorted(Path.Combine(fixtures, input), folder, records: records)));
+        Assert.Equal(2, records.Blocks);
+    }
+
+    [SkippableFact]
+    public void Chunked_sort_is_the_same_whether_records_come_from_memory_or_the_input()
+    {
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var folder = TempDirectory.Create();
+        var input = Path.Combine(fixtures, "pcap", "mixed-traffic.pcap");
+        var inMemory = Sorted(input, folder, chunk: 500, name: "memory.pcap");
+        // 64 KiB in 4 KiB blocks: each 500-packet chunk starts in memory and spills.
+        var records = new ChunkRecords(64 << 10, 4096);
+        var mixed = Sorted(input, folder, chunk: 500, records: records, name: "mixed.pcap");
+        Assert.Equal(File.ReadAllBytes(inMemory), File.ReadAllBytes(mixed));
+        Assert.Equal(16, records.Blocks);
+    }
+
+    [Fact]
+    public void Chunk_records_never_straddle_blocks_and_stop_at_the_capacity()
+    {
+        var records = new ChunkRecords(capacity: 300, blockBytes: 100);
+        var a = Enumerable.Repeat((byte)1, 60).ToArray();
+        var b = Enumerable.Repeat((byte)2, 60).ToArray();
+        var c = Enumerable.Repeat((byte)3, 40).ToArray();
+        Assert.Equal(0, records.TryAdd(a));
+        Assert.Equal(100, records.TryAdd(b)); // 40 bytes left in block 0: b goes to block 1
+        Assert.Equal(160, records.TryAdd(c)); // fills block 1 exactly
+        Assert.Equal(-1, records.TryAdd(new byte[101])); // larger than a block
+        Assert.Equal(200, records.TryAdd(a));
+        Assert.Equal(-1, records.TryAdd(b)); // a fourth block would pass the capacity
+        Assert.Equal(260, records.TryAdd(c)); // still fits in block 2
+        Assert.Equal(3, records.Blocks);
+        Assert.Equal(a, records.Get(0, 60).ToArray());
+        Assert.Equal(b, records.Get(100, 60).ToArray());
+        Assert.Equal(c, records.Get(260, 40).ToArray());
+
+        // The next chunk reuses the blocks from the start.
+        records.Clear();
+        Assert.Equal(0, records.TryAdd(c));
+        Assert.Equal(c, records.Get(0, 40).ToArray());
+        Assert.Equal(3, records.Blocks);
+    }
+
+    [SkippableTheory]
+    [InlineData(0)]
+    [InlineData(700)]
+    public void The_input_observer_sees_the_whole_file_even_when_it_is_damaged(int cut)
+    {
+        // The module's pcap_sha256 comes from the sort's single pass over dump.pcap.
+        var fixtures = RepoPaths.RequireSharedFixtures();
+        using var folder = TempDirectory.Create();
+        var bytes = File.ReadAllBytes(Path.Combine(fixtures, "pcap", "mixed-traffic.pcap"));
+        if (cut > 0)
+        {
+            // A record header that claims more bytes than the file has left: damage mid-file.
+            bytes = bytes[..^cut];
+            bytes = [.. bytes, .. new byte[] { 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0 }];
+        }
+        var input = Path.Combine(folder.Path, "dump.pcap");
+        File.WriteAllBytes(input, bytes);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var output = Path.Combine(folder.Path, "dump_sorted.pcap");
+        Assert.True(
+            PcapSorter.Sort(input, output, folder.Path, out var problem, default, hash.AppendData)
+        );
+        Assert.Equal(cut > 0, problem is not null);
+        Assert.Equal(SHA256.HashData(bytes), hash.GetHashAndReset());
     }
 
     [Fact]
