@@ -42,7 +42,7 @@ internal sealed partial class MicrokernelOptions
     /// contexts are also unloaded, and the unload verified, after a hot reload, a change of
     /// processing.conf, a task whose module timed out, threw or was cancelled, and at shutdown.
     /// </summary>
-    public int PluginReuseRuns { get; set; } = 100;
+    public int PluginReuseRuns { get; set; } = 1000;
 
     /// <summary>How this daemon names itself in the queue (the process id is appended). Default: the machine name.</summary>
     public string? NodeName { get; set; }
