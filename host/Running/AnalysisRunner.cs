@@ -251,19 +251,9 @@ internal sealed class AnalysisRunner(
         finally
         {
             using var unloading = MicrokernelTelemetry.Source.StartActivity("plugins.unload");
-            // Kept only after a clean run: a module that timed out, was cancelled or threw may have
-            // left threads or state behind in its context.
             var clean =
                 !cancellationToken.IsCancellationRequested
-                && records.TrueForAll(r =>
-                    r.Outcome
-                        is ModuleOutcome.Ok
-                            or ModuleOutcome.Empty
-                            or ModuleOutcome.Skipped
-                            or ModuleOutcome.ProcessingError
-                            or ModuleOutcome.MissingDependency
-                            or ModuleOutcome.DuplicateKey
-                );
+                && records.TrueForAll(r => ModuleOutcome.LeavesContextReusable(r.Outcome));
             unload = await plugins
                 .UnloadAsync(
                     options.UnloadGcRounds,

@@ -61,25 +61,6 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
         CancellationToken token
     )
     {
-        Processing instance;
-        try
-        {
-            instance = session.TakeInstance(module);
-        }
-        catch (Exception ex)
-            when (ex is System.Reflection.TargetInvocationException or MemberAccessException)
-        {
-            // A kept session makes a new instance per run; its constructor may still throw.
-            var cause = ex.InnerException ?? ex;
-            return Task.FromResult(
-                new ModuleExecution(
-                    ModuleOutcome.Exception,
-                    ErrorType: cause.GetType().FullName,
-                    ErrorMessage: $"{module.ClassName} could not be created: {cause.Message}",
-                    ErrorDetail: cause.ToString()
-                )
-            );
-        }
         // Host continuations must not run inline on the module's stack: a plugin frame still on
         // a stack keeps its load context alive while the host tries to unload it.
         var completion = new TaskCompletionSource<ModuleExecution>(
@@ -88,21 +69,24 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
         _ = Task.Run(
             async () =>
                 completion.SetResult(
-                    await RunAsync(instance, invocation, token).ConfigureAwait(false)
+                    await RunAsync(module, invocation, token).ConfigureAwait(false)
                 ),
             CancellationToken.None
         );
         return completion.Task;
     }
 
-    private static async Task<ModuleExecution> RunAsync(
-        Processing module,
+    private async Task<ModuleExecution> RunAsync(
+        ModuleDescriptor descriptor,
         ModuleInvocation invocation,
         CancellationToken token
     )
     {
         try
         {
+            // Taken on the module's own thread: a kept session constructs a new instance per
+            // run, and a throwing constructor is then a failure of this module like any other.
+            var module = session.TakeInstance(descriptor);
             module.Initialize(invocation.Context);
             var result = await module.RunAsync(token).ConfigureAwait(false);
             if (result is null)
@@ -143,12 +127,14 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
 
     /// <summary>Converts the exception to strings at once: a stored exception's stack would pin the plugin.</summary>
     private static ModuleExecution Failure(string outcome, Exception ex) =>
-        new(
-            outcome,
-            ErrorType: ex.GetType().FullName,
-            ErrorMessage: ex.Message,
-            ErrorDetail: ex.ToString()
-        );
+        ex is System.Reflection.TargetInvocationException { InnerException: { } inner }
+            ? Failure(outcome, inner)
+            : new(
+                outcome,
+                ErrorType: ex.GetType().FullName,
+                ErrorMessage: ex.Message,
+                ErrorDetail: ex.ToString()
+            );
 
     /// <summary>Serialises the result to the section file before the plugin can be dropped.</summary>
     internal static void WriteSection(object result, string sectionPath)

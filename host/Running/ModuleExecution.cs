@@ -20,6 +20,14 @@ internal static class ModuleOutcome
     public const string MemoryLimit = "memory_limit";
 
     public static bool IsFailure(string outcome) => outcome is not (Ok or Empty or Skipped);
+
+    /// <summary>
+    /// The module ended and left nothing running or half-done in its context, so the context
+    /// may serve another run: not one that timed out, was cancelled or abandoned, threw, or whose
+    /// worker died.
+    /// </summary>
+    public static bool LeavesContextReusable(string outcome) =>
+        outcome is Ok or Empty or Skipped or ProcessingError or MissingDependency or DuplicateKey;
 }
 
 /// <summary>Everything a module run needs besides the module itself.</summary>

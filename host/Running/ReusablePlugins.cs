@@ -20,14 +20,13 @@ namespace Microkernel.Host.Running;
 internal sealed class ReusablePlugins(int maxRuns, int gcRounds, ILogger logger) : IDisposable
 {
     private InProcessPluginSession? _session;
-    private string? _pluginsPath;
     private string? _confFingerprint;
     private int _runs;
     private IDisposable? _pin;
     private (string Path, IReadOnlyList<PluginFolder> Folders)? _catalog;
 
     /// <summary>The plugins folder the kept contexts came from, or null when none are kept.</summary>
-    public string? PluginsPath => _session is null ? null : _pluginsPath;
+    public string? PluginsPath { get; private set; }
 
     /// <summary>
     /// The plugins of <paramref name="pluginsPath"/>, scanned once per folder: the daemon's
@@ -55,7 +54,7 @@ internal sealed class ReusablePlugins(int maxRuns, int gcRounds, ILogger logger)
             return null;
         }
         var reason =
-            _pluginsPath != pluginsPath ? "the plugins were reloaded"
+            PluginsPath != pluginsPath ? "the plugins were reloaded"
             : _confFingerprint != confFingerprint ? "processing.conf changed"
             : _runs >= maxRuns ? $"they served {_runs} runs"
             : null;
@@ -98,7 +97,7 @@ internal sealed class ReusablePlugins(int maxRuns, int gcRounds, ILogger logger)
         {
             Retire("a newer set replaces them");
             _session = session;
-            _pluginsPath = pluginsPath;
+            PluginsPath = pluginsPath;
             _confFingerprint = confFingerprint;
             _runs = 1;
             _pin = pin();
@@ -152,7 +151,7 @@ internal sealed class ReusablePlugins(int maxRuns, int gcRounds, ILogger logger)
     {
         var pin = _pin;
         _session = null;
-        _pluginsPath = null;
+        PluginsPath = null;
         _confFingerprint = null;
         _runs = 0;
         _pin = null;

@@ -49,6 +49,18 @@ internal static class CaptureBuilder
         return ip;
     }
 
+    /// <summary>A TCP segment in an Ethernet frame.</summary>
+    public static byte[] EthernetTcp(
+        string src,
+        string dst,
+        ushort sport,
+        ushort dport,
+        uint seq,
+        uint ack,
+        int flags,
+        byte[] payload
+    ) => Ethernet(Tcp(src, dst, sport, dport, seq, ack, (byte)flags, payload));
+
     public static byte[] Ethernet(byte[] ip)
     {
         var frame = new byte[14 + ip.Length];

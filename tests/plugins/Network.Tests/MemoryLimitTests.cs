@@ -22,26 +22,30 @@ public sealed class MemoryLimitTests
             var client = "192.168.56.101";
             var server = $"10.0.{i / 250}.{i % 250 + 1}";
             var port = (ushort)(40000 + i);
-            yield return Frame(client, server, port, 80, 1000, 0, Syn, []);
-            yield return Frame(server, client, 80, port, 5000, 1001, Syn | Ack, []);
-            yield return Frame(client, server, port, 80, 1001, 5001, Ack, []);
-            yield return Frame(client, server, port, 80, 1001, 5001, Ack | Psh, new byte[1000]);
+            yield return CaptureBuilder.EthernetTcp(client, server, port, 80, 1000, 0, Syn, []);
+            yield return CaptureBuilder.EthernetTcp(
+                server,
+                client,
+                80,
+                port,
+                5000,
+                1001,
+                Syn | Ack,
+                []
+            );
+            yield return CaptureBuilder.EthernetTcp(client, server, port, 80, 1001, 5001, Ack, []);
+            yield return CaptureBuilder.EthernetTcp(
+                client,
+                server,
+                port,
+                80,
+                1001,
+                5001,
+                Ack | Psh,
+                new byte[1000]
+            );
         }
     }
-
-    private static byte[] Frame(
-        string src,
-        string dst,
-        ushort sport,
-        ushort dport,
-        uint seq,
-        uint ack,
-        int flags,
-        byte[] payload
-    ) =>
-        CaptureBuilder.Ethernet(
-            CaptureBuilder.Tcp(src, dst, sport, dport, seq, ack, (byte)flags, payload)
-        );
 
     [Fact]
     public void Buffered_bytes_stay_under_the_budget_and_evictions_are_noted()

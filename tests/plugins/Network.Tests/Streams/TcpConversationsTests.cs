@@ -38,41 +38,57 @@ public sealed class TcpConversationsTests
             );
             uint c = 1001,
                 s = 5001;
-            handshakes.Add(Frame(client, server, port, 80, 1000, 0, Syn, []));
-            handshakes.Add(Frame(server, client, 80, port, 5000, c, Syn | Ack, []));
-            handshakes.Add(Frame(client, server, port, 80, c, s, Ack, []));
-            requests.Add(Frame(client, server, port, 80, c, s, Ack | Psh, request));
+            handshakes.Add(CaptureBuilder.EthernetTcp(client, server, port, 80, 1000, 0, Syn, []));
+            handshakes.Add(
+                CaptureBuilder.EthernetTcp(server, client, 80, port, 5000, c, Syn | Ack, [])
+            );
+            handshakes.Add(CaptureBuilder.EthernetTcp(client, server, port, 80, c, s, Ack, []));
+            requests.Add(
+                CaptureBuilder.EthernetTcp(client, server, port, 80, c, s, Ack | Psh, request)
+            );
             c += (uint)request.Length;
-            answers.Add(Frame(server, client, 80, port, s, c, Ack | Psh, answer));
+            answers.Add(
+                CaptureBuilder.EthernetTcp(server, client, 80, port, s, c, Ack | Psh, answer)
+            );
             s += (uint)answer.Length;
-            acks.Add(Frame(client, server, port, 80, c, s, Ack, []));
+            acks.Add(CaptureBuilder.EthernetTcp(client, server, port, 80, c, s, Ack, []));
             if (i % 3 == 0)
             {
                 // The server's ACK for this never comes: it waits as a segment.
-                acks.Add(Frame(server, client, 80, port, s, c, Ack | Psh, new byte[700]));
+                acks.Add(
+                    CaptureBuilder.EthernetTcp(
+                        server,
+                        client,
+                        80,
+                        port,
+                        s,
+                        c,
+                        Ack | Psh,
+                        new byte[700]
+                    )
+                );
             }
             if (i % 2 == 0)
             {
-                again.Add(Frame(client, server, port, 80, c, s, Ack | Psh, request));
-                again.Add(Frame(server, client, 80, port, s, c + (uint)request.Length, Ack, []));
+                again.Add(
+                    CaptureBuilder.EthernetTcp(client, server, port, 80, c, s, Ack | Psh, request)
+                );
+                again.Add(
+                    CaptureBuilder.EthernetTcp(
+                        server,
+                        client,
+                        80,
+                        port,
+                        s,
+                        c + (uint)request.Length,
+                        Ack,
+                        []
+                    )
+                );
             }
         }
         return [.. handshakes, .. requests, .. answers, .. acks, .. again];
     }
-
-    private static byte[] Frame(
-        string src,
-        string dst,
-        ushort sport,
-        ushort dport,
-        uint seq,
-        uint ack,
-        int flags,
-        byte[] payload
-    ) =>
-        CaptureBuilder.Ethernet(
-            CaptureBuilder.Tcp(src, dst, sport, dport, seq, ack, (byte)flags, payload)
-        );
 
     private static (List<Pair> Pairs, TcpConversations Conversations) Run(
         List<byte[]> frames,
