@@ -1,20 +1,66 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Loader;
 
 namespace Microkernel.Plugins.FileDescription.Native;
 
 /// <summary>
 /// One libmagic cookie. A cookie is not thread-safe: use one instance per thread of work and
-/// dispose it when done.
+/// dispose it when done. Disposing hands the cookie back to a small pool of idle ones, because a
+/// fresh cookie's first lookup costs 2–6 ms more than a warm one's (measured on the shipped
+/// sample: libmagic faults in and prepares its 8 MB database on first use), and a daemon that
+/// keeps this plugin loaded describes a few files per task. The pool is closed when the plugin's
+/// load context unloads.
 /// </summary>
 public sealed class MagicTypes : IDisposable
 {
+    /// <summary>More idle cookies than concurrent users never help; each holds native memory.</summary>
+    private const int MaxIdle = 8;
+
+    private static readonly Lock Gate = new();
+    private static readonly Stack<IntPtr> Idle = new();
+    private static bool s_unloading;
+
     private IntPtr _cookie;
+
+    static MagicTypes()
+    {
+        // A collectible context cannot free native memory by itself: close idle cookies when it
+        // starts unloading, and close (not pool) any cookie returned after that.
+        var context = AssemblyLoadContext.GetLoadContext(typeof(MagicTypes).Assembly);
+        if (context is { IsCollectible: true })
+        {
+            context.Unloading += static _ => CloseIdle();
+        }
+    }
 
     private MagicTypes(IntPtr cookie) => _cookie = cookie;
 
-    /// <summary>Opens libmagic with its default database; null (and a reason) when it is not installed.</summary>
+    /// <summary>Cookies waiting in the pool (for tests).</summary>
+    internal static int IdleCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Idle.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A cookie with libmagic's default database loaded (an idle one when there is one); null (and
+    /// a reason) when libmagic is not installed.
+    /// </summary>
     public static MagicTypes? TryOpen(out string? failure)
     {
+        lock (Gate)
+        {
+            if (Idle.TryPop(out var idle))
+            {
+                failure = null;
+                return new MagicTypes(idle);
+            }
+        }
         try
         {
             var cookie = LibMagic.Open(0);
@@ -60,13 +106,39 @@ public sealed class MagicTypes : IDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Hands the cookie back to the pool (closes it when the pool is full or closed).</summary>
     public void Dispose()
     {
-        if (_cookie != IntPtr.Zero)
+        var cookie = _cookie;
+        if (cookie == IntPtr.Zero)
         {
-            LibMagic.Close(_cookie);
-            _cookie = IntPtr.Zero;
+            return;
+        }
+        _cookie = IntPtr.Zero;
+        lock (Gate)
+        {
+            if (!s_unloading && Idle.Count < MaxIdle)
+            {
+                Idle.Push(cookie);
+                return;
+            }
+        }
+        LibMagic.Close(cookie);
+    }
+
+    /// <summary>Closes the idle cookies; later returns are closed too.</summary>
+    internal static void CloseIdle()
+    {
+        IntPtr[] idle;
+        lock (Gate)
+        {
+            s_unloading = true;
+            idle = [.. Idle];
+            Idle.Clear();
+        }
+        foreach (var cookie in idle)
+        {
+            LibMagic.Close(cookie);
         }
     }
 }
