@@ -35,22 +35,37 @@ public sealed class BehaviorAnalysis : Processing
     {
         var includeCalls = Options.GetBoolean("calls", true);
         var sizeLimit = Context.ProcessingOptions.GetInt64("analysis_size_limit", DefaultSizeLimit);
-        return Task.FromResult(Run(includeCalls, sizeLimit, cancellationToken));
+        var writerThreadMin = Options.GetInt64("writer_thread_min_bytes", DefaultWriterThreadMin);
+        return Task.FromResult(Run(includeCalls, sizeLimit, writerThreadMin, cancellationToken));
     }
 
-    private object? Run(bool includeCalls, long sizeLimit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Logs of at least this many bytes get a writer thread for the section (it overlaps the
+    /// disk writes with parsing); smaller ones write on the module's thread, since a thread's
+    /// start costs more than their whole output's write and a daemon's other workers want the
+    /// other core.
+    /// </summary>
+    private const long DefaultWriterThreadMin = 1024 * 1024;
+
+    private object? Run(
+        bool includeCalls,
+        long sizeLimit,
+        long writerThreadMin,
+        CancellationToken cancellationToken
+    )
     {
         var state = new AnalysisState();
         var logs = EnumerateLogs(sizeLimit, state);
+        var logBytes = logs.Sum(l => l.Size);
         // Small logs compile only the little they use; waiting for the whole warm-up would
         // cost them more than it saves (the shipped sample: its 13 KB of logs).
         var warmUp =
-            includeCalls && logs.Sum(l => l.Size) >= CallListWarmUp.WorthwhileLogBytes
+            includeCalls && logBytes >= CallListWarmUp.WorthwhileLogBytes
                 ? CallListWarmUp.Start()
                 : null;
         try
         {
-            return Run(includeCalls, logs, state, cancellationToken);
+            return Run(includeCalls, logs, state, logBytes >= writerThreadMin, cancellationToken);
         }
         finally
         {
@@ -62,6 +77,7 @@ public sealed class BehaviorAnalysis : Processing
         bool includeCalls,
         List<LogFile> logs,
         AnalysisState state,
+        bool writerThread,
         CancellationToken cancellationToken
     )
     {
@@ -83,7 +99,17 @@ public sealed class BehaviorAnalysis : Processing
 
         Directory.CreateDirectory(Context.ScratchPath);
         var outputPath = Path.Combine(Context.ScratchPath, "behavior.json");
-        using (var stream = new PipelinedFileStream(outputPath))
+        using (
+            Stream stream = writerThread
+                ? new PipelinedFileStream(outputPath)
+                : new FileStream(
+                    outputPath,
+                    FileMode.CreateNew,
+                    FileAccess.Write,
+                    FileShare.None,
+                    1 << 16
+                )
+        )
         using (var writer = new Utf8JsonWriter(stream, BehaviorJson.WriterOptions))
         {
             writer.WriteStartObject();

@@ -174,31 +174,36 @@ public sealed class NetworkAnalysis : Processing
         report.Dissector = dissector;
         var streamNotes = new List<(long Packet, string Text)>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var streams = Task.Factory.StartNew(
-            () =>
+        void Reassemble()
+        {
+            try
             {
-                try
-                {
-                    ReassembleStreams(
-                        pcapPath,
-                        Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
-                        enforceSnapLength,
-                        settings,
-                        exchanges,
-                        streamNotes,
-                        stop.Token
-                    );
-                }
-                catch
-                {
-                    stop.Cancel();
-                    throw;
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default
-        );
+                ReassembleStreams(
+                    pcapPath,
+                    Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
+                    enforceSnapLength,
+                    settings,
+                    exchanges,
+                    streamNotes,
+                    stop.Token
+                );
+            }
+            catch
+            {
+                stop.Cancel();
+                throw;
+            }
+        }
+
+        var streams =
+            new FileInfo(pcapPath).Length >= settings.ParallelMinBytes
+                ? Task.Factory.StartNew(
+                    Reassemble,
+                    CancellationToken.None,
+                    TaskCreationOptions.LongRunning,
+                    TaskScheduler.Default
+                )
+                : RunInline(Reassemble);
         try
         {
             var packets = 0L;
@@ -337,6 +342,20 @@ public sealed class NetworkAnalysis : Processing
             FileOptions.SequentialScan
         );
         return new CaptureReader(stream, Path.GetFileName(pcapPath), observer, enforceSnapLength);
+    }
+
+    /// <summary>Runs the streams pass on this thread, its failure kept as a parallel run keeps it.</summary>
+    private static Task RunInline(Action pass)
+    {
+        try
+        {
+            pass();
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
     }
 
     private static void WaitQuietly(Task task)

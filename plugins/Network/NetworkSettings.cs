@@ -15,6 +15,16 @@ internal sealed class NetworkSettings
     public long MaxStreamBytes { get; init; }
     public long MaxBufferedBytes { get; init; }
 
+    /// <summary>
+    /// Captures at least this large are read by two threads at once (dissection and TCP
+    /// reassembly); smaller ones are read twice on the module's thread. A second thread costs its
+    /// start and a wake-up of the other core, more than a small capture's whole second pass, and
+    /// a daemon's other workers want that core anyway.
+    /// </summary>
+    public long ParallelMinBytes { get; init; }
+
+    public const long DefaultParallelMinBytes = 4 * 1024 * 1024;
+
     public static NetworkSettings From(ModuleOptions options, string confDirectory)
     {
         var allowed = (options.GetString("allowed_dns") ?? "").Split(
@@ -56,6 +66,13 @@ internal sealed class NetworkSettings
                 $"[network] max_buffered_bytes = {maxBuffered} must be positive."
             );
         }
+        var parallelMin = options.GetInt64("parallel_min_bytes", DefaultParallelMinBytes);
+        if (parallelMin < 0)
+        {
+            throw new ProcessingException(
+                $"[network] parallel_min_bytes = {parallelMin} must not be negative."
+            );
+        }
         var resultServer = options.GetString("resultserver_ip", "192.168.56.1");
         return new NetworkSettings
         {
@@ -76,6 +93,7 @@ internal sealed class NetworkSettings
             SortPcap = options.GetBoolean("sort_pcap", false),
             MaxStreamBytes = maxStream,
             MaxBufferedBytes = maxBuffered,
+            ParallelMinBytes = parallelMin,
         };
     }
 }

@@ -296,6 +296,54 @@ public sealed class GeneratedLogTests
     }
 
     [Fact]
+    public async Task The_section_is_the_same_with_and_without_a_writer_thread()
+    {
+        // Several MB of calls, so the writer thread exchanges many of its 1 MiB buffers.
+        using var analysis = AnalysisWith(
+            (
+                "1.bson",
+                log =>
+                {
+                    Process(log, 1, 0, @"C:\a.exe", 0);
+                    for (var i = 0; i < 30_000; i++)
+                    {
+                        log.Call("NtClose", 2, i / 100, 1, 0, i);
+                    }
+                }
+            ),
+            (
+                "2.bson",
+                log =>
+                {
+                    Process(log, 2, 1, @"C:\b.exe", 1);
+                    for (var i = 0; i < 30_000; i++)
+                    {
+                        log.Call("NtClose", 2, i / 100, 1, 0, i);
+                    }
+                }
+            )
+        );
+        using var threaded = await RunAsync(
+            analysis,
+            options: new() { ["writer_thread_min_bytes"] = "0" }
+        );
+        using var inline = await RunAsync(
+            analysis,
+            options: new() { ["writer_thread_min_bytes"] = "1099511627776" }
+        );
+        var text = threaded!.RootElement.GetRawText();
+        Assert.True(text.Length > 3_000_000, $"only {text.Length} bytes of output");
+        Assert.Equal(
+            60_000,
+            threaded
+                .RootElement.GetProperty("processes")
+                .EnumerateArray()
+                .Sum(p => p.GetProperty("calls").GetArrayLength())
+        );
+        Assert.Equal(text, inline!.RootElement.GetRawText());
+    }
+
+    [Fact]
     public async Task Writes_buffers_and_tags_the_next_call()
     {
         var payload = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();

@@ -4,9 +4,10 @@ using Microkernel.TestSupport;
 namespace Microkernel.Plugins.Network.Tests;
 
 /// <summary>
-/// The two-thread pass (dissector on one thread, TCP streams and exchanges on another): a
-/// failure on either side ends the run with that failure, cancellation ends both, and damage
-/// still stops both at the same record.
+/// The two passes (dissector, and TCP streams with exchanges), on two threads for a capture of at
+/// least parallel_min_bytes, else one after the other on the module's thread: either way a failure
+/// on either side ends the run with that failure, damage stops both at the same record, and the
+/// output is the same. Cancellation ends both threads.
 /// </summary>
 public sealed class PipelineTests
 {
@@ -66,8 +67,19 @@ public sealed class PipelineTests
         }
     }
 
-    [Fact]
-    public async Task A_failure_on_the_streams_thread_ends_the_run_with_that_failure()
+    /// <summary>Both passes on two threads (0), or on the module's thread (no capture is this large).</summary>
+    private const string TwoThreads = "0";
+    private const string OneThread = "1099511627776";
+
+    private static Dictionary<string, string> Passes(string parallelMinBytes) =>
+        new() { ["parallel_min_bytes"] = parallelMinBytes };
+
+    [Theory]
+    [InlineData(TwoThreads)]
+    [InlineData(OneThread)]
+    public async Task A_failure_on_the_streams_thread_ends_the_run_with_that_failure(
+        string parallelMinBytes
+    )
     {
         using var analysis = TempDirectory.Create();
         // Bodies go to network/; a file in its place makes the streams thread fail when it
@@ -77,7 +89,11 @@ public sealed class PipelineTests
             Path.Combine(analysis.Path, "dump.pcap"),
             CaptureBuilder.Pcap(HttpExchange().Concat(Filler(70_000)))
         );
-        var run = ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path);
+        var run = ModuleHarness.RunAsync(
+            new NetworkAnalysis(),
+            analysis.Path,
+            options: Passes(parallelMinBytes)
+        );
         var failure = await Assert.ThrowsAnyAsync<IOException>(() => run);
         Assert.IsNotAssignableFrom<OperationCanceledException>(failure);
     }
@@ -104,8 +120,10 @@ public sealed class PipelineTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
     }
 
-    [Fact]
-    public async Task Damage_mid_capture_stops_both_threads_at_its_offset()
+    [Theory]
+    [InlineData(TwoThreads)]
+    [InlineData(OneThread)]
+    public async Task Damage_mid_capture_stops_both_passes_at_its_offset(string parallelMinBytes)
     {
         using var analysis = TempDirectory.Create();
         var frames = HttpExchange().Concat(Filler(2_000)).ToList();
@@ -116,7 +134,11 @@ public sealed class PipelineTests
             Path.Combine(analysis.Path, "dump.pcap"),
             capture[..(capture.Length - 5)]
         );
-        using var document = await ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path);
+        using var document = await ModuleHarness.RunAsync(
+            new NetworkAnalysis(),
+            analysis.Path,
+            options: Passes(parallelMinBytes)
+        );
         var root = document!.RootElement;
         var error = Assert.Single(root.GetProperty("errors").EnumerateArray()).GetString()!;
         Assert.Contains(
@@ -129,5 +151,41 @@ public sealed class PipelineTests
         var exchange = Assert.Single(root.GetProperty("http_ex").EnumerateArray());
         Assert.Equal("/first", exchange.GetProperty("uri").GetString());
         Assert.Equal(200, exchange.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task One_thread_and_two_threads_give_the_same_section_and_files()
+    {
+        var frames = HttpExchange().Concat(Filler(3_000)).Concat(HttpExchange()).ToList();
+        var capture = CaptureBuilder.Pcap(frames);
+        var outputs = new List<(string Section, string[] Files)>();
+        foreach (var mode in new[] { TwoThreads, OneThread })
+        {
+            using var analysis = TempDirectory.Create();
+            await File.WriteAllBytesAsync(Path.Combine(analysis.Path, "dump.pcap"), capture);
+            using var document = await ModuleHarness.RunAsync(
+                new NetworkAnalysis(),
+                analysis.Path,
+                options: Passes(mode)
+            );
+            var files = Directory
+                .EnumerateFiles(Path.Combine(analysis.Path, "network"))
+                .Select(f => $"{Path.GetFileName(f)}:{Convert.ToHexString(File.ReadAllBytes(f))}")
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+            // Paths in the section name each run's own analysis folder.
+            outputs.Add(
+                (
+                    document!
+                        .RootElement.GetRawText()
+                        .Replace(analysis.Path, "<analysis>", StringComparison.Ordinal),
+                    files
+                )
+            );
+        }
+        Assert.Contains("\"http_ex\":[{", outputs[0].Section, StringComparison.Ordinal);
+        Assert.NotEmpty(outputs[0].Files);
+        Assert.Equal(outputs[0].Section, outputs[1].Section);
+        Assert.Equal(outputs[0].Files, outputs[1].Files);
     }
 }
