@@ -11,7 +11,7 @@ public sealed class ProcessingContext
     /// <param name="options">The module's configuration section.</param>
     /// <param name="logger">The module's logger.</param>
     /// <param name="results">Sections stored by earlier modules.</param>
-    /// <param name="scratchPath">A private folder for temporary files; deleted after the analysis.</param>
+    /// <param name="scratchPath">A private folder for temporary files, created on first use; deleted after the analysis.</param>
     /// <param name="confDirectory">The configuration folder (<c>conf/</c>), for modules with their own files such as <c>memory.conf</c>.</param>
     /// <param name="processingOptions">The <c>[processing]</c> section: limits shared by all modules.</param>
     /// <param name="errorSink">Receives <see cref="ReportError"/> messages; the host lists them in <c>debug.errors</c>.</param>
@@ -32,7 +32,7 @@ public sealed class ProcessingContext
         Options = options;
         Logger = logger;
         Results = results;
-        ScratchPath = scratchPath;
+        _scratchPath = scratchPath;
         ConfDirectory = confDirectory;
         ProcessingOptions = processingOptions;
         _errorSink = errorSink;
@@ -66,8 +66,26 @@ public sealed class ProcessingContext
     /// <summary>Sections stored by modules that ran earlier.</summary>
     public IProcessingResults Results { get; }
 
-    /// <summary>A private folder for temporary files, e.g. a large section for <see cref="JsonSection.FromFile"/>.</summary>
-    public string ScratchPath { get; }
+    private readonly string _scratchPath;
+    private bool _scratchCreated;
+
+    /// <summary>
+    /// A private folder for temporary files, e.g. a large section for <see cref="JsonSection.FromFile"/>.
+    /// Created on first use: most modules never write one, and on some file systems every folder
+    /// created and deleted per analysis costs a synchronous disk command.
+    /// </summary>
+    public string ScratchPath
+    {
+        get
+        {
+            if (!_scratchCreated)
+            {
+                Directory.CreateDirectory(_scratchPath);
+                _scratchCreated = true;
+            }
+            return _scratchPath;
+        }
+    }
 
     /// <summary>The configuration folder.</summary>
     public string ConfDirectory { get; }

@@ -331,7 +331,6 @@ internal sealed class AnalysisRunner(
         activity?.SetTag("microkernel.module.order", module.Order);
         activity?.SetTag("microkernel.module.version", module.Version);
         activity?.SetTag("microkernel.module.isolation", isolation);
-        Directory.CreateDirectory(context.ScratchPath);
 
         var started = Stopwatch.GetTimestamp();
         ModuleExecution execution;

@@ -46,7 +46,7 @@ public sealed class Memory : Processing
         await using (
             var file = new FileStream(
                 sectionPath,
-                FileMode.Create,
+                FileMode.CreateNew,
                 FileAccess.Write,
                 FileShare.None,
                 1 << 16,

@@ -373,7 +373,7 @@ public sealed class NetworkAnalysis : Processing
         using (
             var output = new FileStream(
                 path,
-                FileMode.Create,
+                FileMode.CreateNew,
                 FileAccess.Write,
                 FileShare.None,
                 1 << 16

@@ -75,7 +75,7 @@ public sealed class Strings : Processing
         await using (
             var output = new FileStream(
                 sectionPath,
-                FileMode.Create,
+                FileMode.CreateNew,
                 FileAccess.Write,
                 FileShare.None,
                 bufferSize: 0

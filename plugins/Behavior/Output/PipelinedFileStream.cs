@@ -43,7 +43,7 @@ internal sealed class PipelinedFileStream : Stream
 
     public PipelinedFileStream(string path, int bufferSize = 1 << 20)
     {
-        _file = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
+        _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         _bufferSize = bufferSize;
         _filling = NewBuffer();
         _writer = new Thread(WriteBuffers)

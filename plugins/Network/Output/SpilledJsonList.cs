@@ -60,7 +60,7 @@ internal sealed class SpilledJsonList : IDisposable
         _writer!.Flush();
         _file ??= new FileStream(
             _path,
-            FileMode.Create,
+            FileMode.CreateNew,
             FileAccess.ReadWrite,
             FileShare.None,
             1 << 16

@@ -91,7 +91,7 @@ internal sealed class SpillFile(string path) : IDisposable
     private SafeFileHandle Handle =>
         _handle ??= File.OpenHandle(
             path,
-            FileMode.Create,
+            FileMode.CreateNew,
             FileAccess.ReadWrite,
             FileShare.None,
             FileOptions.DeleteOnClose
