@@ -47,6 +47,8 @@ public sealed class BehaviorAnalysis : Processing
     /// </summary>
     private const long DefaultWriterThreadMin = 1024 * 1024;
 
+    private const int SmallCallBuffer = 64 * 1024;
+
     private object? Run(
         bool includeCalls,
         long sizeLimit,
@@ -375,10 +377,12 @@ public sealed class BehaviorAnalysis : Processing
             bufferDirectory: null,
             logger: null
         );
-        // Full buffers change hands with a pipelined stream: fill them to near their size.
+        // Full buffers change hands with a pipelined stream: fill them to near their size. The
+        // plain stream serves small logs: a buffer under the large object heap's 85,000 bytes,
+        // since each large one a task allocates brings the next full (gen2) collection closer.
         var (flushAt, capacity) = stream is PipelinedFileStream pipelined
             ? (pipelined.BufferSize - pipelined.BufferSize / 16, pipelined.BufferSize)
-            : (1 << 18, 1 << 18);
+            : (SmallCallBuffer - SmallCallBuffer / 16, SmallCallBuffer);
         var calls = new CallWriter(process, capacity);
         var active = false;
         try

@@ -23,10 +23,16 @@ internal sealed class CaptureReader : IDisposable
     // Four times the largest pcapng block it must hold whole; two readers run at once.
     private const int BufferBytes = 1024 * 1024;
 
+    // A capture smaller than the buffer gets a buffer just large enough for all of it (no record
+    // can be longer than the file), and never less than this: a small capture then allocates
+    // nothing on the large object heap, whose allocations bring full (gen2) collections, and a
+    // daemon processes many small captures.
+    private const int SmallBufferBytes = 64 * 1024;
+
     private readonly Stream _stream;
     private readonly string _name;
     private readonly Action<ReadOnlySpan<byte>>? _observer;
-    private readonly byte[] _buffer = new byte[BufferBytes];
+    private readonly byte[] _buffer;
     private int _start;
     private int _end;
     private long _bufferOffset;
@@ -61,6 +67,18 @@ internal sealed class CaptureReader : IDisposable
         _name = name;
         _observer = observer;
         _enforceSnapLength = enforceSnapLength;
+        _buffer = new byte[BufferSizeFor(stream)];
+    }
+
+    private static int BufferSizeFor(Stream stream)
+    {
+        if (!stream.CanSeek)
+        {
+            return BufferBytes;
+        }
+        // One byte more than the rest of the file, so a full buffer still means "read again".
+        var remaining = stream.Length - stream.Position + 1;
+        return (int)Math.Clamp(remaining, SmallBufferBytes, BufferBytes);
     }
 
     private readonly bool _enforceSnapLength;
