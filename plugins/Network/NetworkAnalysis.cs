@@ -196,7 +196,7 @@ public sealed class NetworkAnalysis : Processing
         }
 
         var streams =
-            new FileInfo(pcapPath).Length >= settings.ParallelMinBytes
+            (reader.Length ?? long.MaxValue) >= settings.ParallelMinBytes
                 ? Task.Factory.StartNew(
                     Reassemble,
                     CancellationToken.None,

@@ -70,6 +70,12 @@ internal sealed class CaptureReader : IDisposable
         _buffer = new byte[BufferSizeFor(stream)];
     }
 
+    /// <summary>
+    /// The capture's length as opened (a symbolic link's target, not the link), null when the
+    /// stream cannot tell.
+    /// </summary>
+    public long? Length => _stream.CanSeek ? _stream.Length : null;
+
     private static int BufferSizeFor(Stream stream)
     {
         if (!stream.CanSeek)

@@ -33,6 +33,23 @@ public sealed class CaptureReaderTests
         Assert.Contains("record body cut short", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_length_is_the_capture_s_even_through_a_symbolic_link()
+    {
+        // Network decides between one thread and two on this length; operators and the
+        // benchmark link dump.pcap to a capture kept elsewhere.
+        using var folder = TempDirectory.Create();
+        var capture = CaptureBuilder.Pcap([Frame(5_000, 1), Frame(5_000, 2)]);
+        var target = folder.Combine("kept.pcap");
+        File.WriteAllBytes(target, capture);
+        var link = folder.Combine("dump.pcap");
+        File.CreateSymbolicLink(link, target);
+
+        using var reader = new CaptureReader(File.OpenRead(link), "dump.pcap");
+
+        Assert.Equal(capture.Length, reader.Length);
+    }
+
     private static byte[] Frame(int length, byte fill) => Enumerable.Repeat(fill, length).ToArray();
 
     private static List<byte[]> ReadAll(byte[] capture, out string? error)
