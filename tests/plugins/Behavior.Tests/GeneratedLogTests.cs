@@ -299,29 +299,21 @@ public sealed class GeneratedLogTests
     public async Task The_section_is_the_same_with_and_without_a_writer_thread()
     {
         // Several MB of calls, so the writer thread exchanges many of its 1 MiB buffers.
+        static (string, Action<MonitorLogWriter>) BusyProcess(int pid, int ppid, string path) =>
+            (
+                $"{pid}.bson",
+                log =>
+                {
+                    Process(log, pid, ppid, path, pid - 1);
+                    for (var i = 0; i < 30_000; i++)
+                    {
+                        log.Call("NtClose", 2, i / 100, 1, 0, i);
+                    }
+                }
+            );
         using var analysis = AnalysisWith(
-            (
-                "1.bson",
-                log =>
-                {
-                    Process(log, 1, 0, @"C:\a.exe", 0);
-                    for (var i = 0; i < 30_000; i++)
-                    {
-                        log.Call("NtClose", 2, i / 100, 1, 0, i);
-                    }
-                }
-            ),
-            (
-                "2.bson",
-                log =>
-                {
-                    Process(log, 2, 1, @"C:\b.exe", 1);
-                    for (var i = 0; i < 30_000; i++)
-                    {
-                        log.Call("NtClose", 2, i / 100, 1, 0, i);
-                    }
-                }
-            )
+            BusyProcess(1, 0, @"C:\a.exe"),
+            BusyProcess(2, 1, @"C:\b.exe")
         );
         using var threaded = await RunAsync(
             analysis,

@@ -24,12 +24,12 @@ public sealed class MagicTypesTests
 
         var context = PoolInCollectibleContext(text, pe, out var descriptions, out var idle);
 
-        // Fresh cookie, then the pooled one: same answers, one cookie idle between uses, none
-        // after the context started unloading.
+        // Fresh cookie, then the pooled one: same answers, one cookie idle between uses (a
+        // second Dispose does not return it twice), none after the context started unloading.
         Assert.Equal(descriptions[0], descriptions[1]);
         Assert.StartsWith("ASCII text", descriptions[0]);
         Assert.NotEqual(descriptions[0], descriptions[2]);
-        Assert.Equal([1, 0, 1, 0], idle);
+        Assert.Equal([1, 0, 1, 1, 0], idle);
 
         for (var i = 0; context.IsAlive && i < 10; i++)
         {
@@ -40,7 +40,7 @@ public sealed class MagicTypesTests
     }
 
     [Fact]
-    public void Disposing_twice_returns_the_cookie_once()
+    public void A_disposed_cookie_cannot_be_used()
     {
         // In the default (non-collectible) context, as the tests and `process` use the library.
         using var magic = MagicTypes.TryOpen(out var failure);
@@ -85,6 +85,8 @@ public sealed class MagicTypesTests
         seen.Add(Idle());
         var pooled = (string?)ofFile.Invoke(second, [text]);
         var other = (string?)ofFile.Invoke(second, [pe]);
+        ((IDisposable)second).Dispose();
+        seen.Add(Idle());
         ((IDisposable)second).Dispose();
         seen.Add(Idle());
         context.Unload();
