@@ -60,7 +60,10 @@ public sealed class PipelinedFileStreamTests
             Assert.Equal(expected.Length, stream.Position);
         }
         Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
-        Assert.True(given.Count > 4, "buffers were exchanged, not copied");
+        // A copying Exchange would hand the caller's own buffer straight back every time, so the
+        // caller would only ever see one. How many distinct buffers circulate beyond that depends
+        // on how fast the writer thread drains them, so only "more than one" is certain.
+        Assert.True(given.Count > 1, "buffers were exchanged, not copied");
     }
 
     [Fact]
