@@ -78,7 +78,8 @@ internal sealed class DaemonLab : IAsyncDisposable
                     "PollIntervalSeconds=0.2",
                     "HealthPort=0",
                     "MetricsPort=0",
-                    "UnloadGcRounds=5",
+                    // UnloadGcRounds stays the host's default: with fewer rounds, a context that is
+                    // only slow to unload on a loaded machine is reported as leaked.
                     .. settings,
                 ]
         )

@@ -19,13 +19,17 @@ public sealed class HotReloadTests
         lab.Lab.AddFixture("VersionedV1", "Versioned");
         lab.Lab.WriteConf(
             // Versioned in-process: its worker keeps its context between tasks; Sleepy runs in a worker process.
-            "[sleepy]\nenabled = yes\nmilliseconds = 2000\n[versioned]\nenabled = yes\nisolation = in-process\n"
+            // Sleepy runs first and outlasts the reload (debounce + validation) several times over,
+            // so Versioned runs after the switch and must still get the task's own snapshot.
+            "[sleepy]\nenabled = yes\nmilliseconds = 10000\n[versioned]\nenabled = yes\nisolation = in-process\n"
         );
         await lab.Queue.MigrateAsync();
-        using var daemon = lab.Serve(workers: 2, "PluginReloadDebounceSeconds=0.3");
+        // A quiet period far longer than a stall between the copied files: one reload per deploy.
+        using var daemon = lab.Serve(workers: 2, "PluginReloadDebounceSeconds=2");
         var slow = lab.NewAnalysis(1);
         await lab.Queue.SubmitAsync(slow, 1);
-        await lab.WaitForAsync(c => c[QueueStatus.Processing] == 1, Patience, lab.AllOutput);
+        // Logged once the task holds its snapshot; a claim alone is seen before that.
+        await daemon.WaitForOutputAsync("task 1 attempt 1 (", Patience);
 
         foreach (var file in Directory.EnumerateFiles(PluginLab.FixtureOutput("VersionedV2")))
         {
@@ -36,6 +40,14 @@ public sealed class HotReloadTests
             );
         }
         await daemon.WaitForOutputAsync("Plugins reloaded", Patience);
+        Assert.True(
+            (await lab.Queue.CountAsync())[QueueStatus.Reported] == 0,
+            "the slow task ended before the reload: the test no longer covers a task running across one"
+        );
+        // The conf is read at a task's start: only the slow task needs the long sleep.
+        lab.Lab.WriteConf(
+            "[sleepy]\nenabled = yes\nmilliseconds = 100\n[versioned]\nenabled = yes\nisolation = in-process\n"
+        );
         var fresh = lab.NewAnalysis(2);
         await lab.Queue.SubmitAsync(fresh, 1);
         await lab.WaitForAsync(c => c[QueueStatus.Reported] == 2, Patience, lab.AllOutput);

@@ -16,6 +16,14 @@ public sealed class MultiNodeTests(PostgresServer server)
         // stretch the run on 2 cores (the fixture plugin is third-party, so process by default).
         lab.Lab.WriteConf("[trivial]\nenabled = yes\nisolation = in-process\n");
         await lab.Queue.MigrateAsync();
+        // Tasks only once every node is ready (it has queried the queue): a node slow to start
+        // would otherwise find the work already done by the others.
+        var ports = Enumerable.Range(0, 3).Select(_ => MicrokernelProcess.FreePort()).ToList();
+        var nodes = ports.Select(port => lab.Serve(workers: 1, $"HealthPort={port}")).ToList();
+        foreach (var port in ports)
+        {
+            await WaitUntilReadyAsync(port, TimeSpan.FromSeconds(60), lab.AllOutput);
+        }
         var analyses = new Dictionary<long, string>();
         for (var i = 1; i <= 300; i++)
         {
@@ -23,7 +31,6 @@ public sealed class MultiNodeTests(PostgresServer server)
             analyses[await lab.Queue.SubmitAsync(analysis, i % 3)] = analysis;
         }
 
-        var nodes = Enumerable.Range(0, 3).Select(_ => lab.Serve(workers: 1)).ToList();
         await lab.WaitForAsync(
             c => c[QueueStatus.Reported] >= 150,
             TimeSpan.FromSeconds(120),
@@ -83,6 +90,33 @@ public sealed class MultiNodeTests(PostgresServer server)
         foreach (var node in nodes.Skip(1))
         {
             Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+    }
+
+    /// <summary>Until /health/ready answers 200: workers running, a claim answered, plugins loaded.</summary>
+    private static async Task WaitUntilReadyAsync(int port, TimeSpan timeout, Func<string> context)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                using var ready = await http.GetAsync(
+                    new Uri($"http://127.0.0.1:{port}/health/ready")
+                );
+                if (ready.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"node on port {port} never became ready\n{context()}");
+            }
+            await Task.Delay(100);
         }
     }
 }

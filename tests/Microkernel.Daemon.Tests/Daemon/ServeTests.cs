@@ -148,7 +148,8 @@ public sealed class ServeTests
     public async Task A_task_whose_daemon_was_SIGKILLed_is_reclaimed_after_its_lease_and_reported_once()
     {
         await using var lab = new DaemonLab(null, "Sleepy");
-        lab.Lab.WriteConf("[sleepy]\nenabled = yes\nmilliseconds = 1500\n");
+        // However late the kill comes, the doomed node cannot have finished the task.
+        lab.Lab.WriteConf("[sleepy]\nenabled = yes\nmilliseconds = 600000\n");
         await lab.Queue.MigrateAsync();
         var analysis = lab.NewAnalysis(1);
         var id = await lab.Queue.SubmitAsync(analysis, 1);
@@ -160,6 +161,8 @@ public sealed class ServeTests
         }
         Assert.False(File.Exists(DaemonLab.ReportOf(analysis)));
 
+        // The conf is read per task: the survivor's attempt is short.
+        lab.Lab.WriteConf("[sleepy]\nenabled = yes\nmilliseconds = 1500\n");
         using var survivor = lab.Serve(workers: 1);
         await lab.WaitForAsync(c => c[QueueStatus.Reported] == 1, Patience, lab.AllOutput);
 
@@ -169,6 +172,10 @@ public sealed class ServeTests
         Assert.Equal(2, task.Attempts);
         using var report = DaemonLab.ReadReport(analysis);
         Assert.Equal(1, report.RootElement.GetProperty("sleepy").GetProperty("task").GetInt32());
+        Assert.Equal(
+            1500,
+            report.RootElement.GetProperty("sleepy").GetProperty("slept").GetInt32()
+        );
         survivor.Terminate();
         Assert.Equal(0, survivor.WaitForExit(Patience));
     }

@@ -218,17 +218,20 @@ public sealed class MemoryTests
         Assert.Equal(2, memory.GetProperty("svcscan").GetProperty("data").GetArrayLength());
     }
 
-    [Fact(Timeout = 30_000)]
+    // Without the interrupt the run takes timeout + grace (65 s): well past the bound, inside the Fact's.
+    [Fact(Timeout = 90_000)]
     public async Task A_hung_plugin_is_interrupted_at_its_timeout_and_the_next_plugin_runs()
     {
+        // A timeout well past FakeVol's start-up, so the interrupt comes after it printed its row
+        // and restored SIGINT's default action (inherited as "ignore", it would outlive the interrupt).
         using var vol = new FakeVolatility
         {
             Conf =
-                "grace = 20\n"
+                "grace = 60\n"
                 + Only("pslist", "netscan")
                     .Replace(
                         "[pslist]\nenabled = yes",
-                        "[pslist]\nenabled = yes\ntimeout = 1",
+                        "[pslist]\nenabled = yes\ntimeout = 5",
                         StringComparison.Ordinal
                     ),
         };
@@ -242,7 +245,7 @@ public sealed class MemoryTests
         stopwatch.Stop();
         var pslist = document!.RootElement.GetProperty("pslist");
         Assert.Contains(
-            "timed out after 1 s",
+            "timed out after 5 s",
             pslist.GetProperty("error").GetString(),
             StringComparison.Ordinal
         );
@@ -251,15 +254,15 @@ public sealed class MemoryTests
             2,
             document.RootElement.GetProperty("netscan").GetProperty("data").GetArrayLength()
         );
-        // SIGINT ended it: without the interrupt the run would have waited out the 20 s grace.
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"took {stopwatch.Elapsed}");
+        // SIGINT ended it: without the interrupt the run would have waited out the 60 s grace.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(30), $"took {stopwatch.Elapsed}");
     }
 
     [Fact(Timeout = 30_000)]
     public async Task A_plugin_that_ignores_the_interrupt_is_killed_with_its_children_after_the_grace_period()
     {
         // A timeout well past FakeVol's start-up, so the interrupt finds its SIGINT handler installed.
-        using var vol = new FakeVolatility { Conf = "grace = 1\ntimeout = 3\n" + Only("pslist") };
+        using var vol = new FakeVolatility { Conf = "grace = 2\ntimeout = 6\n" + Only("pslist") };
         var pidFile = vol.Combine("pids.txt");
         vol.Scenario["windows.pslist.PsList"] = new JsonObject
         {
@@ -275,8 +278,9 @@ public sealed class MemoryTests
             document!.RootElement.GetProperty("pslist").GetProperty("error").GetString(),
             StringComparison.Ordinal
         );
-        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(3.9), $"took {stopwatch.Elapsed}");
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"took {stopwatch.Elapsed}");
+        // Killed only once timeout + grace (8 s) ran out, not at the interrupt (6 s), and not never.
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(7.9), $"took {stopwatch.Elapsed}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"took {stopwatch.Elapsed}");
         foreach (var pid in (await File.ReadAllLinesAsync(pidFile)).Select(int.Parse))
         {
             Assert.True(IsGone(pid), $"process {pid} survived");
@@ -314,11 +318,13 @@ public sealed class MemoryTests
             ["mode"] = "ignore-sigint",
             ["pidfile"] = pidFile,
         };
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            vol.RunAsync(cancellation.Token)
-        );
-        Assert.True(IsGone(int.Parse(await File.ReadAllTextAsync(pidFile))));
+        using var cancellation = new CancellationTokenSource();
+        var run = vol.RunAsync(cancellation.Token);
+        // Cancel once FakeVol runs with SIGINT ignored: only the kill after the grace can end it.
+        var pid = await ReadPidAsync(pidFile, run, TimeSpan.FromSeconds(20));
+        await cancellation.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(IsGone(pid), $"process {pid} survived");
     }
 
     [Fact(Timeout = 60_000)]
@@ -425,6 +431,30 @@ public sealed class MemoryTests
                 document!.RootElement.GetProperty("pslist").GetProperty("error").GetString()
             )
         );
+    }
+
+    /// <summary>The pid FakeVol writes once its SIGINT handler is installed; the file may be seen half written.</summary>
+    private static async Task<int> ReadPidAsync(string pidFile, Task run, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (run.IsCompleted)
+            {
+                // Surfaces the run's own exception, if it has one.
+                await run;
+                Assert.Fail("the run ended before FakeVol wrote its pid");
+            }
+            if (
+                File.Exists(pidFile)
+                && int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid)
+            )
+            {
+                return pid;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"no pid in {pidFile} within {timeout}");
+            await Task.Delay(50);
+        }
     }
 
     private static bool IsGone(int pid)
