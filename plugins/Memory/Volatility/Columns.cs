@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
@@ -188,6 +189,7 @@ internal static class Columns
     // The same conversions over a reader cell (the hot path, no document): a reader over the
     // cell's bytes does the number, unescaping and ISO 8601 work.
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long? Integer(Cell cell)
     {
         // Plain integers (nearly every numeric cell) parse straight from the bytes.
@@ -233,6 +235,7 @@ internal static class Columns
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string? Hex(Cell cell, int digits)
     {
         if (
@@ -269,6 +272,7 @@ internal static class Columns
     }
 
     /// <summary>As <see cref="WriteTime(Utf8JsonWriter, JsonEncodedText, JsonElement)"/>, for a reader cell.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, Cell cell)
     {
         var reader = cell.Reader();
@@ -280,6 +284,7 @@ internal static class Columns
         writer.WriteString(name, Text(cell) is { } raw ? Time(raw) : "");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteIsoTime(
         Utf8JsonWriter writer,
         JsonEncodedText name,
@@ -303,6 +308,7 @@ internal static class Columns
         writer.WriteString(name, text);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Digits(Span<byte> target, int value)
     {
         for (var i = target.Length - 1; i >= 0; i--)

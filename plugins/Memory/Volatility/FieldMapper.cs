@@ -1,20 +1,29 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
 
 /// <summary>
 /// One row's cells as the reader indexed them. Volatility prints every row of a plugin with the
-/// same columns in the same order, so each lookup first tries the position where it found its
-/// column in the previous row: one name comparison instead of a scan over every cell.
+/// same columns in the same order, and a mapper looks its columns up in the same order on every
+/// row, so the n-th lookup of a row first tries the position where the n-th lookup of the
+/// previous row found its column: one reference and one name comparison instead of a scan over
+/// every cell (or a dictionary lookup per cell).
 /// </summary>
 internal sealed class RowView
 {
-    private readonly Dictionary<byte[][], int> _hints = new(ReferenceEqualityComparer.Instance);
     private readonly RawRow _scratch = new();
     private RawRow _row = new();
+    private byte[][]?[] _lookupColumns = new byte[][]?[16];
+    private int[] _lookupPositions = new int[16];
+    private int _lookup;
 
-    public void Load(RawRow row) => _row = row;
+    public void Load(RawRow row)
+    {
+        _row = row;
+        _lookup = 0;
+    }
 
     /// <summary>A nested row (pstree's children): its bytes indexed like a top-level row.</summary>
     public void Load(JsonElement row)
@@ -23,21 +32,27 @@ internal sealed class RowView
         var reader = new Utf8JsonReader(bytes);
         reader.Read();
         JsonRowReader.IndexRow(ref reader, bytes, _scratch);
-        _row = _scratch;
+        Load(_scratch);
     }
 
     /// <summary>The first of <paramref name="columns"/> (UTF-8) present in the row, if not null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryGet(byte[][] columns, out Cell value)
     {
         var count = _row.IsObject ? _row.Count : 0;
-        if (_hints.TryGetValue(columns, out var hint) && hint < count)
+        var lookup = _lookup++;
+        if (lookup < _lookupColumns.Length && ReferenceEquals(_lookupColumns[lookup], columns))
         {
-            foreach (var column in columns)
+            var hint = _lookupPositions[lookup];
+            if (hint < count)
             {
-                if (_row.NameEquals(hint, column))
+                foreach (var column in columns)
                 {
-                    value = _row.CellAt(hint);
-                    return !value.IsNull;
+                    if (_row.NameEquals(hint, column))
+                    {
+                        value = _row.CellAt(hint);
+                        return !value.IsNull;
+                    }
                 }
             }
         }
@@ -47,7 +62,7 @@ internal sealed class RowView
             {
                 if (_row.NameEquals(i, column))
                 {
-                    _hints[columns] = i;
+                    Remember(lookup, columns, i);
                     value = _row.CellAt(i);
                     if (!value.IsNull)
                     {
@@ -60,10 +75,29 @@ internal sealed class RowView
         value = default;
         return false;
     }
+
+    private void Remember(int lookup, byte[][] columns, int position)
+    {
+        if (lookup >= _lookupColumns.Length)
+        {
+            // More lookups per row than expected: still bounded by the mapper's fields.
+            Array.Resize(ref _lookupColumns, lookup * 2);
+            Array.Resize(ref _lookupPositions, lookup * 2);
+        }
+        _lookupColumns[lookup] = columns;
+        _lookupPositions[lookup] = position;
+    }
 }
 
 /// <summary>One output field of a Cuckoo row, computed from a Volatility 3 row.</summary>
-/// <remarks>Names are pre-encoded and columns pre-transcoded: this runs once per cell of outputs that reach hundreds of MB.</remarks>
+/// <remarks>
+/// Names are pre-encoded and columns pre-transcoded: this runs once per cell of outputs that reach
+/// hundreds of MB. The per-row methods here, in <see cref="Columns"/> and in
+/// <see cref="JsonRowReader"/> are compiled fully optimised on first call
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>): a plugin's code is never precompiled
+/// (collectible load contexts ignore ReadyToRun), and tiered compilation left them unoptimised for
+/// most of a first 100 MB pass. They lose dynamic PGO; their steady-state speed measured the same.
+/// </remarks>
 internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText, RowView> write)
 {
     public JsonEncodedText Name { get; } = JsonEncodedText.Encode(name);
@@ -75,6 +109,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (row.TryGet(utf8, out var cell) && Columns.Integer(cell) is { } value)
@@ -95,6 +130,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (row.TryGet(utf8, out var cell) && Columns.Integer(cell) is { } value)
@@ -118,6 +154,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (!row.TryGet(utf8, out var value))
@@ -144,6 +181,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (
@@ -173,6 +211,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (row.TryGet(utf8, out var cell) && Columns.Hex(cell, digits) is { } text)
@@ -192,6 +231,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (row.TryGet(utf8, out var cell) && Columns.Boolean(cell) is { } value)
@@ -212,6 +252,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
                 w.WriteString(
                     n,
@@ -227,6 +268,7 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
         var utf8 = Columns.Utf8(columns);
         return new(
             name,
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
                 if (row.TryGet(utf8, out var cell))
@@ -267,6 +309,7 @@ internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> field
     }
 
     /// <summary>The hot path: fields straight from the reader's cells, no document.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Map(RawRow row, RowSink sink)
     {
         View.Load(row);
@@ -280,6 +323,7 @@ internal class FieldMapper(string[] processIdColumns, IReadOnlyList<Field> field
     /// <summary>Writes <paramref name="row"/>, already loaded into <see cref="View"/>.</summary>
     protected virtual void WriteRow(JsonElement row, RowSink sink) => WriteFields(sink);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteFields(RowSink sink)
     {
         var writer = sink.Writer;

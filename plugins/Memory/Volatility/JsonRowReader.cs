@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
@@ -72,9 +73,9 @@ internal sealed class JsonRowReader(
             var eof = false;
             var seenStart = false;
             var finished = false;
-            var state = new JsonReaderState(
-                new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip }
-            );
+            // Comments are disallowed (the default): Volatility's renderer is Python's json module,
+            // which never writes them, and skipping them sends every token down the reader's slower path.
+            var state = new JsonReaderState();
 
             while (!finished)
             {
@@ -186,6 +187,7 @@ internal sealed class JsonRowReader(
 
     private bool NeedMore { get; set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (int Bytes, JsonReaderState State) ReadRows(
         ref Utf8JsonReader reader,
         ReadOnlyMemory<byte> window,
@@ -259,6 +261,7 @@ internal sealed class JsonRowReader(
     /// Reads the row starting at the reader's current token up to its end, recording each
     /// top-level property's name and raw value. False when the buffer ends inside the row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool IndexRow(
         ref Utf8JsonReader reader,
         ReadOnlyMemory<byte> window,
