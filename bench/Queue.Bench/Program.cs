@@ -2,11 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using Microkernel.Host.Configuration;
 using Microkernel.Host.Queue;
+using Microkernel.Queue.Bench;
 
 // Queue overhead per task (claim + final status, two transactions, what a worker adds around the runner) on SQLite
 // and, given a connection string, PostgreSQL; then serve's throughput with 1 and 2 workers on
 // copies of the shipped sample, timed from the first claim to the last final status in the queue.
-// Usage: dotnet run -c Release --project bench/Queue.Bench [--tasks N] [--sample-tasks N] [--warm-tasks N] [--pg "Host=...;Username=...;Database=..."]
+// Usage: dotnet run -c Release --project bench/Queue.Bench [--tasks N] [--sample-tasks N] [--warm-tasks N] [--pg "Host=...;Username=...;Database=..."] [--machine-only]
+if (args.Contains("--machine-only"))
+{
+    MachineScaling.Print();
+    return 0;
+}
 var tasks = Option("--tasks", 2000);
 var sampleTasks = Option("--sample-tasks", 600);
 
@@ -36,6 +42,7 @@ try
         Console.WriteLine("postgresql: skipped (pass --pg <connection string>)");
     }
     Console.WriteLine();
+    MachineScaling.Print();
     var one = await Throughput(1);
     var two = await Throughput(2);
     Console.WriteLine(

@@ -25,11 +25,31 @@ internal sealed record HostSettings(
 /// <summary>Builds the generic host every command runs in: configuration, logging, telemetry, services.</summary>
 internal static class HostFactory
 {
+    /// <summary>
+    /// The generic host's defaults with two changes. appsettings.json is read next to the
+    /// executable (as documented), not from whatever folder the command runs in. And it is not
+    /// watched: options are read once, and watching it meant a recursive watch on that folder,
+    /// one inotify watch per subfolder. A daemon started in a folder holding its analyses had
+    /// 40,000 of them, and the watcher thread took 8% of a core following its own reports.
+    /// </summary>
+    internal static HostApplicationBuilderSettings DefaultSettings()
+    {
+        var configuration = new ConfigurationManager();
+        configuration.AddInMemoryCollection(
+            new Dictionary<string, string?> { ["hostBuilder:reloadConfigOnChange"] = "false" }
+        );
+        return new HostApplicationBuilderSettings
+        {
+            Args = [],
+            DisableDefaults = false,
+            ContentRootPath = AppContext.BaseDirectory,
+            Configuration = configuration,
+        };
+    }
+
     public static IHost Build(HostSettings settings, Action<IServiceCollection>? configure = null)
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(
-            new HostApplicationBuilderSettings { Args = [], DisableDefaults = false }
-        );
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(DefaultSettings());
         var overrides = new Dictionary<string, string?>();
         foreach (var pair in settings.Overrides)
         {
