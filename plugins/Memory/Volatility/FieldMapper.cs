@@ -9,7 +9,7 @@ namespace Microkernel.Plugins.Memory.Volatility;
 /// same columns in the same order, and a mapper looks its columns up in the same order on every
 /// row, so the n-th lookup of a row first tries the position where the n-th lookup of the
 /// previous row found its column: one reference and one name comparison instead of a scan over
-/// every cell (or a dictionary lookup per cell).
+/// every cell.
 /// </summary>
 internal sealed class RowView
 {
