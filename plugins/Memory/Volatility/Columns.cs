@@ -271,6 +271,48 @@ internal static class Columns
         return System.Text.Encoding.UTF8.GetString(cell.Raw.Span);
     }
 
+    /// <summary>
+    /// Writes a plain integer cell as <see cref="Hex(Cell, int)"/> would format it, without the
+    /// three strings that takes (hex columns are addresses: one per row in most plugins).
+    /// </summary>
+    /// <param name="format">"x" and the minimum number of digits, e.g. "x8".</param>
+    /// <returns>False, having written nothing, when the cell is not a plain integer.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool TryWritePlainHex(
+        Utf8JsonWriter writer,
+        JsonEncodedText name,
+        Cell cell,
+        string format
+    )
+    {
+        if (
+            cell.Kind != JsonTokenType.Number
+            || !System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long value, out var used)
+            || used != cell.Raw.Length
+        )
+        {
+            return false;
+        }
+        Span<byte> text = stackalloc byte[3 + 64];
+        var prefix = value < 0 ? "-0x"u8 : "0x"u8;
+        prefix.CopyTo(text);
+        // As FormatHex: the magnitude's digits (long.MinValue keeps its two's complement form).
+        var magnitude = value < 0 ? -value : value;
+        if (
+            !magnitude.TryFormat(
+                text[prefix.Length..],
+                out var written,
+                format,
+                CultureInfo.InvariantCulture
+            )
+        )
+        {
+            return false;
+        }
+        writer.WriteString(name, text[..(prefix.Length + written)]);
+        return true;
+    }
+
     /// <summary>As <see cref="WriteTime(Utf8JsonWriter, JsonEncodedText, JsonElement)"/>, for a reader cell.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, Cell cell)

@@ -209,18 +209,27 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
     public static Field HexDigits(string name, int digits, params string[] columns)
     {
         var utf8 = Columns.Utf8(columns);
+        var format = "x" + digits.ToString(CultureInfo.InvariantCulture);
         return new(
             name,
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             (w, n, row) =>
             {
-                if (row.TryGet(utf8, out var cell) && Columns.Hex(cell, digits) is { } text)
-                {
-                    w.WriteString(n, text);
-                }
-                else
+                if (!row.TryGet(utf8, out var cell))
                 {
                     w.WriteNull(n);
+                }
+                else if (!Columns.TryWritePlainHex(w, n, cell, format))
+                {
+                    // Quoted, fractional or out-of-range numbers: the general conversion.
+                    if (Columns.Hex(cell, digits) is { } text)
+                    {
+                        w.WriteString(n, text);
+                    }
+                    else
+                    {
+                        w.WriteNull(n);
+                    }
                 }
             }
         );
