@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microkernel.Contracts;
 using Microkernel.Plugins.Memory.Volatility;
@@ -120,7 +121,8 @@ public sealed class Memory : Processing
                         conf.Grace,
                         conf.MaxRowBytes,
                         conf.MaxOutputBytes,
-                        row =>
+                        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+                        (row) =>
                         {
                             mapper.Map(row, sink);
                             sink.FlushIfFull();

@@ -92,8 +92,9 @@ internal sealed class RowView
 /// <summary>One output field of a Cuckoo row, computed from a Volatility 3 row.</summary>
 /// <remarks>
 /// Names are pre-encoded and columns pre-transcoded: this runs once per cell of outputs that reach
-/// hundreds of MB. The per-row methods here, in <see cref="Columns"/> and in
-/// <see cref="JsonRowReader"/> are compiled fully optimised on first call
+/// hundreds of MB. Every per-row method (here, in <see cref="Columns"/>, <see cref="RawRow"/>,
+/// <see cref="RowSink"/>, <see cref="JsonRowReader"/> and the module's row callback) is compiled
+/// fully optimised on first call
 /// (<see cref="MethodImplOptions.AggressiveOptimization"/>): a plugin's code is never precompiled
 /// (collectible load contexts ignore ReadyToRun), and tiered compilation left them unoptimised for
 /// most of a first 100 MB pass. They lose dynamic PGO; their steady-state speed measured the same.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
@@ -66,6 +67,7 @@ internal sealed class RawRow
         Count = 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Add(
         int nameStart,
         int nameLength,
@@ -95,12 +97,14 @@ internal sealed class RawRow
         _rowEnd = rowEnd;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Cell CellAt(int index)
     {
         var entry = _entries[index];
         return new Cell(entry.Kind, _window[entry.ValueStart..entry.ValueEnd]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool NameEquals(int index, ReadOnlySpan<byte> utf8Name)
     {
         var entry = _entries[index];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Microkernel.Plugins.Memory.Volatility;
@@ -16,6 +17,7 @@ internal sealed class RowSink(Utf8JsonWriter writer, Func<long?, bool> keep)
     /// Utf8JsonWriter buffers everything until flushed: flushing every 64 KiB keeps the section's
     /// memory bounded however many rows a plugin prints.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FlushIfFull()
     {
         if (Writer.BytesPending >= FlushThreshold)
@@ -27,6 +29,7 @@ internal sealed class RowSink(Utf8JsonWriter writer, Func<long?, bool> keep)
     public long Rows { get; private set; }
 
     /// <summary>Whether a row of <paramref name="processId"/> is written; counts it when it is.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Accept(long? processId)
     {
         if (!keep(processId))
