@@ -267,7 +267,11 @@ static async Task<(PluginRun Run, TimeSpan FirstRow)> RunPluginAsync(
         TimeSpan.FromSeconds(5),
         16 << 20,
         1L << 32,
-        row =>
+        // As the module's own callback (plugins/Memory/Memory.cs).
+        [System.Runtime.CompilerServices.MethodImpl(
+            System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization
+        )]
+        (row) =>
         {
             firstRow ??= clock.Elapsed;
             mapper.Map(row, sink);
