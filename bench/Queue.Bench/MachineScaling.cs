@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Microkernel.Queue.Bench;
 
@@ -65,10 +66,7 @@ internal static class MachineScaling
             sum = 0;
         for (var i = 0; i < Iterations; i++)
         {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            sum += x * 2654435761;
+            sum += Next(ref x) * 2654435761;
         }
         return (long)sum;
     }
@@ -85,12 +83,19 @@ internal static class MachineScaling
             sum = 0;
         for (var i = 0; i < Iterations; i++)
         {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            sum += table[x & mask];
+            sum += table[Next(ref x) & mask];
         }
         return (long)sum;
+    }
+
+    /// <summary>One xorshift64 step: a cheap pseudo-random sequence in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Next(ref ulong x)
+    {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
     }
 
     private static long Division()

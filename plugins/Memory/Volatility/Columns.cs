@@ -189,15 +189,19 @@ internal static class Columns
     // The same conversions over a reader cell (the hot path, no document): a reader over the
     // cell's bytes does the number, unescaping and ISO 8601 work.
 
+    /// <summary>A number cell that is a plain integer (nearly every numeric cell), parsed straight from its bytes.</summary>
+    private static bool TryPlainInteger(Cell cell, out long value)
+    {
+        value = 0;
+        return cell.Kind == JsonTokenType.Number
+            && System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out value, out var used)
+            && used == cell.Raw.Length;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long? Integer(Cell cell)
     {
-        // Plain integers (nearly every numeric cell) parse straight from the bytes.
-        if (
-            cell.Kind == JsonTokenType.Number
-            && System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long plain, out var used)
-            && used == cell.Raw.Length
-        )
+        if (TryPlainInteger(cell, out var plain))
         {
             return plain;
         }
@@ -238,11 +242,7 @@ internal static class Columns
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string? Hex(Cell cell, int digits)
     {
-        if (
-            cell.Kind == JsonTokenType.Number
-            && System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long plain, out var used)
-            && used == cell.Raw.Length
-        )
+        if (TryPlainInteger(cell, out var plain))
         {
             return FormatHex(plain, digits);
         }
@@ -285,11 +285,7 @@ internal static class Columns
         string format
     )
     {
-        if (
-            cell.Kind != JsonTokenType.Number
-            || !System.Buffers.Text.Utf8Parser.TryParse(cell.Raw.Span, out long value, out var used)
-            || used != cell.Raw.Length
-        )
+        if (!TryPlainInteger(cell, out var value))
         {
             return false;
         }

@@ -219,18 +219,20 @@ internal sealed class Field(string name, Action<Utf8JsonWriter, JsonEncodedText,
                 if (!row.TryGet(utf8, out var cell))
                 {
                     w.WriteNull(n);
+                    return;
                 }
-                else if (!Columns.TryWritePlainHex(w, n, cell, format))
+                if (Columns.TryWritePlainHex(w, n, cell, format))
                 {
-                    // Quoted, fractional or out-of-range numbers: the general conversion.
-                    if (Columns.Hex(cell, digits) is { } text)
-                    {
-                        w.WriteString(n, text);
-                    }
-                    else
-                    {
-                        w.WriteNull(n);
-                    }
+                    return;
+                }
+                // Quoted, fractional or out-of-range numbers: the general conversion.
+                if (Columns.Hex(cell, digits) is { } text)
+                {
+                    w.WriteString(n, text);
+                }
+                else
+                {
+                    w.WriteNull(n);
                 }
             }
         );

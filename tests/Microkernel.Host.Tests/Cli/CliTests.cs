@@ -6,13 +6,20 @@ namespace Microkernel.Host.Tests.Cli;
 /// <summary>Runs the real <c>microkernel</c> executable as a process.</summary>
 public sealed class CliTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) =>
+        RunIn(null, args);
+
+    private static (int ExitCode, string Stdout, string Stderr) RunIn(
+        string? workingDirectory,
+        params string[] args
+    )
     {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "microkernel.dll"));
         foreach (var arg in args)
@@ -49,6 +56,33 @@ public sealed class CliTests
         Assert.Matches(@"\n  ok\s+Trivial\s+trivial\s+\d+\.\d{3} s", stdout);
         Assert.Matches(@"\n  skipped\s+Disabled\s+disabled", stdout);
         Assert.Contains("report: " + lab.ReportPath, stdout);
+        Assert.True(File.Exists(lab.ReportPath));
+    }
+
+    [Fact]
+    public void An_appsettings_json_in_the_working_folder_is_not_read()
+    {
+        // Settings come from next to the executable; the folder a command runs in may be anything
+        // (the storage folder under systemd, or /), and reading it meant watching all of it.
+        using var lab = new PluginLab("Trivial");
+        lab.Enable("trivial");
+        using var working = TempDirectory.Create();
+        File.WriteAllText(
+            working.Combine("appsettings.json"),
+            """{"Microkernel": {"DefaultModuleTimeoutSeconds": "not a number"}}"""
+        );
+
+        var (exit, stdout, stderr) = RunIn(
+            working.Path,
+            "--plugins",
+            lab.PluginsPath,
+            "--conf",
+            lab.ConfPath,
+            "process",
+            lab.AnalysisPath
+        );
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
         Assert.True(File.Exists(lab.ReportPath));
     }
 
