@@ -87,6 +87,13 @@ public sealed class ProcessingContext
         }
     }
 
+    /// <summary>
+    /// A stream for this module's section JSON: kept in memory up to 1 MiB, moved to a file in
+    /// <see cref="ScratchPath"/> beyond that. Return its <see cref="SectionStream.ToSection"/>.
+    /// </summary>
+    public SectionStream CreateSectionStream() =>
+        new(() => Path.Combine(ScratchPath, $"section-{Guid.NewGuid():N}.json"));
+
     /// <summary>The configuration folder.</summary>
     public string ConfDirectory { get; }
 

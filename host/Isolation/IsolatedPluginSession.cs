@@ -234,7 +234,7 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
                 ErrorMessage: $"The module returned malformed JSON: {ex.Message}"
             );
         }
-        return execution with { SectionPath = sink.SectionPath };
+        return execution with { Section = SectionContent.OfFile(sink.SectionPath) };
     }
 
     private static RunContext Describe(ProcessingContext context)
@@ -244,7 +244,7 @@ internal sealed class IsolatedPluginSession : IModuleExecutor, IAsyncDisposable
         {
             foreach (var key in store.Keys)
             {
-                if (store.PathOf(key) is { } path)
+                if (store.FileOf(key) is { } path)
                 {
                     sections[key] = path;
                 }

@@ -482,6 +482,10 @@ internal sealed class RunSink(string sectionPath, Action<string> reportError) : 
 
     public void Write(ReadOnlySpan<byte> chunk)
     {
+        if (_file is null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(SectionPath)!);
+        }
         _file ??= new FileStream(
             SectionPath,
             FileMode.CreateNew,

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -6,7 +7,7 @@ namespace Microkernel.Host.Results;
 
 /// <summary>
 /// Writes the global container as <c>report.json</c>: sections are spliced byte for byte from
-/// their files, the whole report goes to a temporary file first and replaces the old report
+/// memory or their files, the whole report goes to a temporary file first and replaces the old report
 /// only by an atomic rename once complete.
 /// </summary>
 internal static class ReportWriter
@@ -14,26 +15,18 @@ internal static class ReportWriter
     private static readonly byte[] Indent = "\n    "u8.ToArray();
 
     /// <summary>Adds the run's errors to <c>debug.errors</c>, creating the section if needed.</summary>
-    public static void MergeDebugErrors(
-        SectionStore store,
-        IReadOnlyList<string> errors,
-        string scratch
-    )
+    public static void MergeDebugErrors(SectionStore store, IReadOnlyList<string> errors)
     {
         if (errors.Count == 0)
         {
             return;
         }
         JsonObject debug;
-        var existing = store.PathOf("debug");
-        if (existing is not null)
+        using (var existing = store.OpenSection("debug"))
         {
-            using var stream = File.OpenRead(existing);
-            debug = JsonNode.Parse(stream) as JsonObject ?? new JsonObject();
-        }
-        else
-        {
-            debug = new JsonObject();
+            debug = existing is null
+                ? new JsonObject()
+                : JsonNode.Parse(existing) as JsonObject ?? new JsonObject();
         }
         var list = debug["errors"] as JsonArray ?? new JsonArray();
         var seen = list.Select(e => e?.ToString()).ToHashSet();
@@ -45,13 +38,12 @@ internal static class ReportWriter
             }
         }
         debug["errors"] = list;
-        var path = Path.Combine(scratch, $"debug-{Guid.NewGuid():N}.json");
-        using (var output = File.Create(path))
+        var output = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(output))
         {
             debug.WriteTo(writer);
         }
-        store.Replace("debug", path, "host");
+        store.Replace("debug", SectionContent.OfMemory(output.WrittenMemory), "host");
     }
 
     /// <summary>Writes the report atomically to <paramref name="reportPath"/>.</summary>

@@ -4,9 +4,10 @@ using Microkernel.Contracts;
 namespace Microkernel.Host.Results;
 
 /// <summary>
-/// The global container of one analysis. Each section is kept as a UTF-8 JSON file in the
-/// run's scratch folder, never as a mutable tree: a behaviour section can run to hundreds of
-/// MB, so the report writer splices files instead of re-serialising a DOM.
+/// The global container of one analysis. Each section is kept as UTF-8 JSON, never as a mutable
+/// tree: in memory while small, as a file in the run's scratch folder once large (a behaviour
+/// section can run to hundreds of MB), so the report writer splices bytes instead of
+/// re-serialising a DOM.
 /// </summary>
 internal sealed class SectionStore : IProcessingResults, IDisposable
 {
@@ -15,10 +16,10 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
     private readonly Dictionary<string, StoredSection> _sections = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    /// <param name="directory">Where section files go; created by the first one written there.</param>
     public SectionStore(string directory)
     {
         _directory = directory;
-        Directory.CreateDirectory(directory);
     }
 
     public IReadOnlyList<string> Keys
@@ -54,7 +55,11 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
     }
 
     /// <summary>Stores a section file; returns false when the key is taken.</summary>
-    public bool TryAdd(string key, string path, string owner)
+    public bool TryAdd(string key, string path, string owner) =>
+        TryAdd(key, SectionContent.OfFile(path), owner);
+
+    /// <summary>Stores a section; returns false when the key is taken.</summary>
+    public bool TryAdd(string key, SectionContent content, string owner)
     {
         lock (_lock)
         {
@@ -62,36 +67,57 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
             {
                 return false;
             }
-            _sections[key] = new StoredSection(path, owner);
+            _sections[key] = new StoredSection(content, owner);
             _keys.Add(key);
             return true;
         }
     }
 
     /// <summary>Replaces a section the host itself amends (debug.errors).</summary>
-    public void Replace(string key, string path, string owner)
+    public void Replace(string key, SectionContent content, string owner)
     {
         lock (_lock)
         {
             if (_sections.TryGetValue(key, out var old))
             {
                 old.Dispose();
-                TryDelete(old.Path);
-                _sections[key] = new StoredSection(path, old.Owner);
+                old.Content.Delete();
+                _sections[key] = new StoredSection(content, old.Owner);
             }
             else
             {
-                _sections[key] = new StoredSection(path, owner);
+                _sections[key] = new StoredSection(content, owner);
                 _keys.Add(key);
             }
         }
     }
 
-    public string? PathOf(string key)
+    /// <summary>
+    /// The file holding <paramref name="key"/>'s section, written out first when it is held in
+    /// memory (a worker process reads sections by path).
+    /// </summary>
+    public string? FileOf(string key)
     {
         lock (_lock)
         {
-            return _sections.TryGetValue(key, out var s) ? s.Path : null;
+            if (!_sections.TryGetValue(key, out var stored))
+            {
+                return null;
+            }
+            if (stored.Content.FilePath is { } path)
+            {
+                return path;
+            }
+            path = NewSectionPath(key);
+            Directory.CreateDirectory(_directory);
+            using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
+            using (var content = stored.Content.OpenRead())
+            {
+                content.CopyTo(file);
+            }
+            // Same entry: an element a module already parsed from it stays valid.
+            stored.Content = SectionContent.OfFile(path);
+            return path;
         }
     }
 
@@ -113,17 +139,10 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
 
     public Stream? OpenSection(string key)
     {
-        var path = PathOf(key);
-        return path is null
-            ? null
-            : new FileStream(
-                path,
-                FileMode.Open,
-                FileAccess.Read,
-                FileShare.Read,
-                1 << 16,
-                FileOptions.SequentialScan
-            );
+        lock (_lock)
+        {
+            return _sections.TryGetValue(key, out var s) ? s.Content.OpenRead() : null;
+        }
     }
 
     public void Dispose()
@@ -149,12 +168,12 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
         catch (UnauthorizedAccessException) { }
     }
 
-    private sealed class StoredSection(string path, string owner) : IDisposable
+    private sealed class StoredSection(SectionContent content, string owner) : IDisposable
     {
         private readonly Lock _parseLock = new();
         private JsonDocument? _document;
 
-        public string Path { get; } = path;
+        public SectionContent Content { get; set; } = content;
 
         public string Owner { get; } = owner;
 
@@ -164,7 +183,7 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
             {
                 if (_document is null)
                 {
-                    using var stream = File.OpenRead(Path);
+                    using var stream = Content.OpenRead();
                     _document = JsonDocument.Parse(stream);
                 }
                 return _document.RootElement;

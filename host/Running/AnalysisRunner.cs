@@ -56,8 +56,9 @@ internal sealed class AnalysisRunner(
         activity?.SetTag("microkernel.analysis.path", analysisPath);
         activity?.SetTag("microkernel.task.id", task.Id);
 
+        // Created by the first file written below it: a small analysis writes none (sections
+        // stay in memory), and every folder created and deleted costs disk commands.
         var scratch = Path.Combine(Path.GetTempPath(), "microkernel", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(scratch);
         try
         {
             using var store = new SectionStore(Path.Combine(scratch, "sections"));
@@ -92,7 +93,7 @@ internal sealed class AnalysisRunner(
                 );
             }
 
-            ReportWriter.MergeDebugErrors(store, errors, scratch);
+            ReportWriter.MergeDebugErrors(store, errors);
             var statistics = Statistics(records, loadFailures, unload);
             var reportPath = WriteReport(request, analysisPath, store, statistics);
 
@@ -362,11 +363,11 @@ internal sealed class AnalysisRunner(
         var error = execution.ErrorMessage is null ? null : $"{outcome}: {execution.ErrorMessage}";
         if (
             outcome == ModuleOutcome.Ok
-            && execution.SectionPath is { } sectionPath
-            && !store.TryAdd(module.Key, sectionPath, module.ClassName)
+            && execution.Section is { } section
+            && !store.TryAdd(module.Key, section, module.ClassName)
         )
         {
-            SectionStore.TryDelete(sectionPath);
+            section.Delete();
             outcome = ModuleOutcome.DuplicateKey;
             error =
                 $"{outcome}: key '{module.Key}' is already stored by {store.OwnerOf(module.Key)}; this module's result was discarded";

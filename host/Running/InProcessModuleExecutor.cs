@@ -38,9 +38,9 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
             // It stopped in time; whatever it produced is discarded, since it overran its budget.
             var late = await run.WaitAsync(invocation.Grace, CancellationToken.None)
                 .ConfigureAwait(false);
-            if (invocation.Store is null && late.SectionPath is not null)
+            if (invocation.Store is null)
             {
-                SectionStore.TryDelete(late.SectionPath);
+                late.Section?.Delete();
             }
             return new ModuleExecution(outcome, ErrorType: "timeout", ErrorMessage: reason);
         }
@@ -96,12 +96,12 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
             if (invocation.Store is { } store)
             {
                 store(result);
+                return new ModuleExecution(ModuleOutcome.Ok);
             }
-            else
-            {
-                WriteSection(result, invocation.SectionPath);
-            }
-            return new ModuleExecution(ModuleOutcome.Ok, invocation.SectionPath);
+            return new ModuleExecution(
+                ModuleOutcome.Ok,
+                WriteSection(result, invocation.SectionPath)
+            );
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -136,26 +136,27 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
                 ErrorDetail: ex.ToString()
             );
 
-    /// <summary>Serialises the result to the section file before the plugin can be dropped.</summary>
-    internal static void WriteSection(object result, string sectionPath)
+    /// <summary>
+    /// Serialises the result before the plugin can be dropped: in memory while small, to
+    /// <paramref name="sectionPath"/> once large.
+    /// </summary>
+    internal static SectionContent WriteSection(object result, string sectionPath)
     {
         if (result is JsonSection section)
         {
-            WriteJsonSection(section, sectionPath);
-            return;
+            return TakeJsonSection(section, sectionPath);
         }
-        using var stream = new FileStream(
-            sectionPath,
-            FileMode.CreateNew,
-            FileAccess.Write,
-            FileShare.None,
-            1 << 16
-        );
-        using var writer = new Utf8JsonWriter(
-            stream,
-            new JsonWriterOptions { SkipValidation = false }
-        );
-        ResultSerializer.Write(writer, result);
+        using var stream = new SectionStream(() => sectionPath);
+        using (
+            var writer = new Utf8JsonWriter(
+                stream,
+                new JsonWriterOptions { SkipValidation = false }
+            )
+        )
+        {
+            ResultSerializer.Write(writer, result);
+        }
+        return SectionContent.Of(stream.ToSection());
     }
 
     /// <summary>Streams the result to <paramref name="destination"/> (a worker's result channel).</summary>
@@ -188,25 +189,34 @@ internal sealed class InProcessModuleExecutor(InProcessPluginSession session) : 
         ResultSerializer.Write(writer, result);
     }
 
-    private static void WriteJsonSection(JsonSection section, string sectionPath)
+    private static SectionContent TakeJsonSection(JsonSection section, string sectionPath)
     {
+        var content = SectionContent.Of(section);
         try
         {
-            if (section.FilePath is { } source)
+            // A module's file stays where it is when it lies in the run's scratch folder (deleted
+            // with it); from anywhere else it is moved there, since the host takes ownership.
+            if (
+                content.FilePath is { } source
+                && !source.StartsWith(ScratchRoot(sectionPath), StringComparison.Ordinal)
+            )
             {
+                Directory.CreateDirectory(Path.GetDirectoryName(sectionPath)!);
                 File.Move(source, sectionPath);
+                content = SectionContent.OfFile(sectionPath);
             }
-            else
-            {
-                File.WriteAllBytes(sectionPath, section.Utf8.ToArray());
-            }
-            using var check = File.OpenRead(sectionPath);
+            using var check = content.OpenRead();
             JsonValidator.Validate(check);
+            return content;
         }
         catch (JsonException ex)
         {
-            SectionStore.TryDelete(sectionPath);
+            content.Delete();
             throw new ProcessingException($"The module returned malformed JSON: {ex.Message}", ex);
         }
     }
+
+    /// <summary>The run's scratch folder: section files go to its <c>sections</c> folder.</summary>
+    private static string ScratchRoot(string sectionPath) =>
+        Path.GetDirectoryName(Path.GetDirectoryName(sectionPath))! + Path.DirectorySeparatorChar;
 }

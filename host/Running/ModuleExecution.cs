@@ -1,5 +1,6 @@
 using Microkernel.Contracts;
 using Microkernel.Host.Plugins;
+using Microkernel.Host.Results;
 
 namespace Microkernel.Host.Running;
 
@@ -31,6 +32,7 @@ internal static class ModuleOutcome
 }
 
 /// <summary>Everything a module run needs besides the module itself.</summary>
+/// <param name="SectionPath">Where the section goes when it is written to a file.</param>
 /// <param name="Store">Where a worker sends the result instead of <paramref name="SectionPath"/>.</param>
 internal sealed record ModuleInvocation(
     ProcessingContext Context,
@@ -42,13 +44,13 @@ internal sealed record ModuleInvocation(
 
 /// <summary>The result of one module run, free of plugin types.</summary>
 /// <param name="Outcome">One of <see cref="ModuleOutcome"/>.</param>
-/// <param name="SectionPath">The section file when the module stored something.</param>
+/// <param name="Section">The section when the module stored something.</param>
 /// <param name="ErrorType">Exception type name, or <c>timeout</c>.</param>
 /// <param name="ErrorMessage">One line for <c>debug.errors</c>.</param>
 /// <param name="ErrorDetail">Stack trace or other detail for the log.</param>
 internal sealed record ModuleExecution(
     string Outcome,
-    string? SectionPath = null,
+    SectionContent? Section = null,
     string? ErrorType = null,
     string? ErrorMessage = null,
     string? ErrorDetail = null

@@ -99,19 +99,12 @@ public sealed class BehaviorAnalysis : Processing
             return null;
         }
 
-        Directory.CreateDirectory(Context.ScratchPath);
-        var outputPath = Path.Combine(Context.ScratchPath, "behavior.json");
-        using (
-            Stream stream = writerThread
-                ? new PipelinedFileStream(outputPath)
-                : new FileStream(
-                    outputPath,
-                    FileMode.CreateNew,
-                    FileAccess.Write,
-                    FileShare.None,
-                    1 << 16
-                )
-        )
+        // A large section is written by a second thread straight to a scratch file; a small one
+        // stays in memory and never touches the disk.
+        var outputPath = writerThread ? Path.Combine(Context.ScratchPath, "behavior.json") : null;
+        using Stream stream = outputPath is not null
+            ? new PipelinedFileStream(outputPath)
+            : Context.CreateSectionStream();
         using (var writer = new Utf8JsonWriter(stream, BehaviorJson.WriterOptions))
         {
             writer.WriteStartObject();
@@ -178,7 +171,12 @@ public sealed class BehaviorAnalysis : Processing
             }
             writer.WriteEndObject();
         }
-        return JsonSection.FromFile(outputPath);
+        if (stream is SectionStream section)
+        {
+            return section.ToSection();
+        }
+        stream.Dispose();
+        return JsonSection.FromFile(outputPath!);
     }
 
     private List<LogFile> EnumerateLogs(long sizeLimit, AnalysisState state)

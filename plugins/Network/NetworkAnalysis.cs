@@ -68,7 +68,7 @@ public sealed class NetworkAnalysis : Processing
                     PcapSorter.Sort(
                         pcapPath,
                         sortedPath,
-                        Context.ScratchPath,
+                        () => Context.ScratchPath,
                         out var problem,
                         cancellationToken,
                         inputHash.AppendData
@@ -159,7 +159,7 @@ public sealed class NetworkAnalysis : Processing
         using var reader = OpenReader(pcapPath, sha256.AppendData, enforceSnapLength);
         var exchanges = new ApplicationExchanges(
             Path.Combine(AnalysisPath, "network"),
-            Path.Combine(Context.ScratchPath, $"http_ex-{Guid.NewGuid():N}.jsonl")
+            () => Path.Combine(Context.ScratchPath, $"http_ex-{Guid.NewGuid():N}.jsonl")
         );
         report.Exchanges = exchanges;
         if (!reader.Open())
@@ -180,7 +180,7 @@ public sealed class NetworkAnalysis : Processing
             {
                 ReassembleStreams(
                     pcapPath,
-                    Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
+                    () => Path.Combine(Context.ScratchPath, $"tcp-spill-{Guid.NewGuid():N}.bin"),
                     enforceSnapLength,
                     settings,
                     exchanges,
@@ -284,7 +284,7 @@ public sealed class NetworkAnalysis : Processing
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReassembleStreams(
         string pcapPath,
-        string spillPath,
+        Func<string> spillPath,
         bool enforceSnapLength,
         NetworkSettings settings,
         ApplicationExchanges exchanges,
@@ -369,20 +369,9 @@ public sealed class NetworkAnalysis : Processing
 
     private JsonSection Section(NetworkReport report)
     {
-        var path = Path.Combine(Context.ScratchPath, $"network-{Guid.NewGuid():N}.json");
-        using (
-            var output = new FileStream(
-                path,
-                FileMode.CreateNew,
-                FileAccess.Write,
-                FileShare.None,
-                1 << 16
-            )
-        )
-        {
-            NetworkReportWriter.Write(output, report);
-        }
-        return JsonSection.FromFile(path);
+        using var output = Context.CreateSectionStream();
+        NetworkReportWriter.Write(output, report);
+        return output.ToSection();
     }
 
     /// <summary>Cuckoo's mitm.log: one JSON document per line, other lines kept as text.</summary>

@@ -68,22 +68,11 @@ public sealed class Strings : Processing
         {
             throw new ProcessingException($"Cannot read the sample {FilePath}: {e.Message}", e);
         }
-        // Written straight to the section file: a list of strings would cost one object per hit
-        // (most of the time on text-heavy samples when the count cap is raised), and the host
-        // takes the file over without copying it.
-        var sectionPath = Path.Combine(Context.ScratchPath, "strings.json");
-        await using (
-            var output = new FileStream(
-                sectionPath,
-                FileMode.CreateNew,
-                FileAccess.Write,
-                FileShare.None,
-                bufferSize: 0
-            )
-        )
-        {
-            PrintableStrings.WriteJson(data, maxCount, maxLength, output);
-        }
-        return JsonSection.FromFile(sectionPath);
+        // Written straight to the section stream: a list of strings would cost one object per
+        // hit (most of the time on text-heavy samples when the count cap is raised), and the
+        // host takes the bytes over without copying them.
+        using var output = Context.CreateSectionStream();
+        PrintableStrings.WriteJson(data, maxCount, maxLength, output);
+        return output.ToSection();
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Microkernel.Contracts.Tests;
@@ -35,20 +34,5 @@ public sealed class ProcessingContextTests
                 Directory.Delete(root, recursive: true);
             }
         }
-    }
-
-    private sealed class NoSections : IProcessingResults
-    {
-        public IReadOnlyList<string> Keys => [];
-
-        public bool Contains(string key) => false;
-
-        public bool TryGetSection(string key, out JsonElement section)
-        {
-            section = default;
-            return false;
-        }
-
-        public Stream? OpenSection(string key) => null;
     }
 }

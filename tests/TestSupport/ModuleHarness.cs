@@ -63,8 +63,9 @@ public static class ModuleHarness
             return null;
         }
         var sectionPath = Path.Combine(scratch.Path, "section.json");
-        InProcessModuleExecutor.WriteSection(result, sectionPath);
-        return JsonDocument.Parse(await File.ReadAllBytesAsync(sectionPath, cancellationToken));
+        var section = InProcessModuleExecutor.WriteSection(result, sectionPath);
+        using var stream = section.OpenRead();
+        return await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken);
     }
 
     private sealed class DictionaryResults(IReadOnlyDictionary<string, string> sections)

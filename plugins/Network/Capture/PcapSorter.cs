@@ -50,6 +50,16 @@ internal static class PcapSorter
         out string? problem,
         CancellationToken cancellationToken,
         Action<ReadOnlySpan<byte>>? inputObserver = null
+    ) => Sort(input, output, () => scratch, out problem, cancellationToken, inputObserver);
+
+    /// <summary>The same with a scratch folder asked for only when the capture needs more than one chunk.</summary>
+    public static bool Sort(
+        string input,
+        string output,
+        Func<string> scratch,
+        out string? problem,
+        CancellationToken cancellationToken,
+        Action<ReadOnlySpan<byte>>? inputObserver = null
     ) =>
         Sort(
             input,
@@ -69,7 +79,7 @@ internal static class PcapSorter
     internal static bool Sort(
         string input,
         string output,
-        string scratch,
+        Func<string> scratch,
         int chunkPackets,
         ChunkRecords records,
         Action<ReadOnlySpan<byte>>? inputObserver,
@@ -154,7 +164,7 @@ internal static class PcapSorter
                     WriteSingleChunk(random, index, records, output, linkType, record);
                     return true;
                 }
-                var chunkPath = Path.Combine(scratch, $"sort-chunk-{chunks.Count}.bin");
+                var chunkPath = Path.Combine(scratch(), $"sort-chunk-{chunks.Count}.bin");
                 chunks.Add(chunkPath);
                 WriteChunk(random, index, records, chunkPath, flows, record, chunkFlows);
             }

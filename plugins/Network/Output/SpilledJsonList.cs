@@ -6,8 +6,9 @@ namespace Microkernel.Plugins.Network.Output;
 
 /// <summary>
 /// A JSON array too big to hold in memory (http_ex grows with the capture: about a third of the
-/// capture's size for web traffic): each item is written once to a scratch file as it is
-/// produced, and only its sort key and location stay in memory. The report writer copies the
+/// capture's size for web traffic): each item is written once as it is produced, to memory for
+/// the first MiB and then to a scratch file, and only its sort key and location stay in memory.
+/// A small capture thus never creates (and deletes) a file. The report writer copies the
 /// items back in key order (stable, like Python's sort) without parsing them.
 /// </summary>
 /// <remarks>
@@ -17,10 +18,12 @@ namespace Microkernel.Plugins.Network.Output;
 /// </remarks>
 internal sealed class SpilledJsonList : IDisposable
 {
-    private readonly string _path;
+    private readonly Func<string> _newPath;
+    private string? _path;
     private readonly JsonWriterOptions _options;
     private ArrayBufferWriter<byte> _item = new(4096);
     private readonly List<Entry> _entries = [];
+    private ArrayBufferWriter<byte>? _memory = new(4096);
     private FileStream? _file;
     private Utf8JsonWriter? _writer;
     private long _length;
@@ -30,9 +33,16 @@ internal sealed class SpilledJsonList : IDisposable
 
     private const int MaxRun = 1 << 20;
 
+    private const int MemoryLimit = 1 << 20;
+
     public SpilledJsonList(string path, JsonWriterOptions options)
+        : this(() => path, options) { }
+
+    /// <param name="path">Called when the list outgrows memory: the file to continue in.</param>
+    /// <param name="options">How items are written.</param>
+    public SpilledJsonList(Func<string> path, JsonWriterOptions options)
     {
-        _path = path;
+        _newPath = path;
         _options = options;
     }
 
@@ -58,15 +68,29 @@ internal sealed class SpilledJsonList : IDisposable
     public void End(double sortKey)
     {
         _writer!.Flush();
-        _file ??= new FileStream(
-            _path,
-            FileMode.CreateNew,
-            FileAccess.ReadWrite,
-            FileShare.None,
-            1 << 16
-        );
-        _file.WriteByte((byte)',');
-        _file.Write(_item.WrittenSpan);
+        if (_memory is not null && _length + 1 + _item.WrittenCount > MemoryLimit)
+        {
+            _path = _newPath();
+            _file = new FileStream(
+                _path,
+                FileMode.CreateNew,
+                FileAccess.ReadWrite,
+                FileShare.None,
+                1 << 16
+            );
+            _file.Write(_memory.WrittenSpan);
+            _memory = null;
+        }
+        if (_memory is not null)
+        {
+            _memory.Write([(byte)',']);
+            _memory.Write(_item.WrittenSpan);
+        }
+        else
+        {
+            _file!.WriteByte((byte)',');
+            _file.Write(_item.WrittenSpan);
+        }
         _entries.Add(new Entry(sortKey, _length, 1 + _item.WrittenCount));
         _length += 1 + _item.WrittenCount;
         if (_item.Capacity > 8 << 20)
@@ -80,18 +104,18 @@ internal sealed class SpilledJsonList : IDisposable
     /// <summary>Writes every item, sorted by key; ties keep the order they were added in.</summary>
     public void WriteSortedTo(Utf8JsonWriter json)
     {
-        if (_file is null)
+        if (_entries.Count == 0)
         {
             return;
         }
-        _file.Flush();
+        _file?.Flush();
         var order = _entries.ToArray();
         // Offsets grow with insertion order, so they make the sort stable.
         Array.Sort(
             order,
             static (a, b) => a.Key != b.Key ? a.Key.CompareTo(b.Key) : a.Offset.CompareTo(b.Offset)
         );
-        var handle = _file.SafeFileHandle;
+        var handle = _file?.SafeFileHandle;
         var buffer = ArrayPool<byte>.Shared.Rent(MaxRun);
         try
         {
@@ -116,17 +140,9 @@ internal sealed class SpilledJsonList : IDisposable
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = ArrayPool<byte>.Shared.Rent(length);
                 }
-                var run = buffer.AsSpan(0, length);
-                var read = 0;
-                while (read < run.Length)
-                {
-                    var count = RandomAccess.Read(handle, run[read..], start + read);
-                    if (count <= 0)
-                    {
-                        throw new IOException($"{_path} ended before item at offset {start}");
-                    }
-                    read += count;
-                }
+                var run = handle is null
+                    ? _memory!.WrittenSpan.Slice((int)start, length)
+                    : ReadRun(handle, buffer.AsSpan(0, length), start);
                 // Without the run's leading comma: the writer puts one between values. The
                 // run's inner commas separate its items.
                 json.WriteRawValue(run[1..], skipInputValidation: true);
@@ -143,11 +159,34 @@ internal sealed class SpilledJsonList : IDisposable
         }
     }
 
+    private ReadOnlySpan<byte> ReadRun(
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle,
+        Span<byte> run,
+        long start
+    )
+    {
+        var read = 0;
+        while (read < run.Length)
+        {
+            var count = RandomAccess.Read(handle, run[read..], start + read);
+            if (count <= 0)
+            {
+                throw new IOException($"{_path} ended before item at offset {start}");
+            }
+            read += count;
+        }
+        return run;
+    }
+
     public void Dispose()
     {
         _writer?.Dispose();
-        _file?.Dispose();
-        _file = null;
-        File.Delete(_path);
+        _memory = null;
+        if (_file is not null)
+        {
+            _file.Dispose();
+            _file = null;
+            File.Delete(_path!);
+        }
     }
 }

@@ -55,9 +55,12 @@ internal sealed class SmtpExchange
 /// entries, as httpreplay's HttpProtocol and SmtpProtocol do. Bodies are written to
 /// <c>network/&lt;sha1&gt;</c> in the analysis folder.
 /// </summary>
-internal sealed partial class ApplicationExchanges(string bodyFolder, string spillPath)
+internal sealed partial class ApplicationExchanges(string bodyFolder, Func<string> spillPath)
     : IDisposable
 {
+    public ApplicationExchanges(string bodyFolder, string spillPath)
+        : this(bodyFolder, () => spillPath) { }
+
     private readonly Dictionary<StreamKey, SmtpExchange> _smtp = [];
     private readonly HashSet<string> _written = new(StringComparer.Ordinal);
 
@@ -213,12 +216,35 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, string spi
         var sha1 = Convert.ToHexStringLower(SHA1.HashData(body));
         var md5 = Convert.ToHexStringLower(MD5.HashData(body));
         var path = Path.Combine(bodyFolder, sha1);
-        if (_written.Add(sha1))
+        if (_written.Add(sha1) && !HoldsAlready(path, body.Length, sha1))
         {
             Directory.CreateDirectory(bodyFolder);
             File.WriteAllBytes(path, body);
         }
         return new BodyFile(path, md5, sha1);
+    }
+
+    /// <summary>
+    /// Whether an earlier run left this very body (the file is named by its SHA-1): rewriting it
+    /// would truncate the file first, and on a disk with online discard freeing its blocks is a
+    /// synchronous disk command.
+    /// </summary>
+    private static bool HoldsAlready(string path, int length, string sha1)
+    {
+        try
+        {
+            using var existing = File.OpenRead(path);
+            return existing.Length == length
+                && Convert.ToHexStringLower(SHA1.HashData(existing)) == sha1;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static readonly HashSet<string> SmtpCommands = ["ehlo", "helo", "mail", "rcpt", "auth"];

@@ -8,8 +8,13 @@ namespace Microkernel.Plugins.Network.Streams;
 /// still wanted. Created on first write and deleted when disposed. Small writes are gathered
 /// in a 64 KiB buffer; a read of bytes still in it is served from memory. Not thread-safe.
 /// </summary>
-internal sealed class SpillFile(string path) : IDisposable
+internal sealed class SpillFile(Func<string> path) : IDisposable
 {
+    private string? _path;
+
+    public SpillFile(string path)
+        : this(() => path) { }
+
     private const int BufferBytes = 1 << 16;
     private SafeFileHandle? _handle;
     private byte[]? _buffer;
@@ -61,7 +66,7 @@ internal sealed class SpillFile(string path) : IDisposable
             var count = RandomAccess.Read(Handle, into[read..], at + read);
             if (count <= 0)
             {
-                throw new IOException($"{path} ended before offset {at + into.Length}");
+                throw new IOException($"{_path} ended before offset {at + into.Length}");
             }
             read += count;
         }
@@ -90,7 +95,7 @@ internal sealed class SpillFile(string path) : IDisposable
 
     private SafeFileHandle Handle =>
         _handle ??= File.OpenHandle(
-            path,
+            _path = path(),
             FileMode.CreateNew,
             FileAccess.ReadWrite,
             FileShare.None,

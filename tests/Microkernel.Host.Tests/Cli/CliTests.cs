@@ -12,6 +12,12 @@ public sealed class CliTests
     private static (int ExitCode, string Stdout, string Stderr) RunIn(
         string? workingDirectory,
         params string[] args
+    ) => RunIn(workingDirectory, null, args);
+
+    private static (int ExitCode, string Stdout, string Stderr) RunIn(
+        string? workingDirectory,
+        IReadOnlyDictionary<string, string>? environment,
+        params string[] args
     )
     {
         var start = new ProcessStartInfo("dotnet")
@@ -21,6 +27,10 @@ public sealed class CliTests
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? "",
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "microkernel.dll"));
         foreach (var arg in args)
         {
@@ -193,5 +203,44 @@ public sealed class CliTests
             File.ReadAllBytes(copy.Combine("reports", "report.json"))
         );
         Assert.Equal(1, report.RootElement.GetProperty("info").GetProperty("id").GetInt32());
+    }
+
+    [Fact]
+    public void The_shipped_sample_is_processed_without_a_scratch_file()
+    {
+        // Its sections are small and stay in memory. On a disk mounted with online discard, every
+        // scratch file and folder created and deleted per analysis was a synchronous disk command.
+        using var copy = TempDirectory.CopyOf(RepoPaths.InRepo("samples", "analyses", "1"));
+        using var temp = TempDirectory.Create();
+
+        var (exit, stdout, stderr) = RunIn(
+            null,
+            new Dictionary<string, string> { ["TMPDIR"] = temp.Path },
+            "--conf",
+            RepoPaths.InRepo("conf"),
+            "--plugins",
+            PluginLab.HostPlugins,
+            "process",
+            copy.Path
+        );
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        using var report = System.Text.Json.JsonDocument.Parse(
+            File.ReadAllBytes(copy.Combine("reports", "report.json"))
+        );
+        foreach (
+            var key in (string[])
+                ["behavior", "network", "strings", "static", "target", "dropped", "debug"]
+        )
+        {
+            Assert.True(report.RootElement.TryGetProperty(key, out _), $"no {key} in the report");
+        }
+        Assert.NotEmpty(
+            report.RootElement.GetProperty("network").GetProperty("http_ex").EnumerateArray()
+        );
+        Assert.False(
+            Directory.Exists(Path.Combine(temp.Path, "microkernel")),
+            "the run created a scratch folder"
+        );
     }
 }

@@ -27,12 +27,12 @@ public sealed class PluginCatalogTests
         var plugin = PluginCatalog.Describe(folder.Combine("Trivial"));
 
         Assert.Null(plugin.Problem);
-        Assert.Equal(new Version(1, 0, 0, 0), HostContracts);
+        Assert.Equal(new Version(1, 1, 0, 0), HostContracts);
     }
 
     [Theory]
-    [InlineData(1, 1, 0, 0)] // a newer minor: it may use members this host does not have
-    [InlineData(1, 0, 1, 0)] // even a newer build
+    [InlineData(1, 2, 0, 0)] // a newer minor: it may use members this host does not have
+    [InlineData(1, 1, 1, 0)] // even a newer build
     [InlineData(2, 0, 0, 0)] // another major: another ABI
     [InlineData(0, 9, 0, 0)]
     public void A_plugin_built_against_incompatible_contracts_is_refused_clearly(
@@ -57,12 +57,26 @@ public sealed class PluginCatalogTests
     }
 
     [Fact]
+    public void A_plugin_built_against_an_older_minor_is_accepted()
+    {
+        using var folder = TempDirectory.Create();
+        var pluginFolder = folder.Combine("Trivial");
+        TempDirectory.CopyTree(PluginLab.FixtureOutput("Trivial"), pluginFolder);
+        SetContractsReference(
+            Path.Combine(pluginFolder, "Fixture.Trivial.dll"),
+            new Version(1, 0, 0, 0)
+        );
+
+        Assert.Null(PluginCatalog.Describe(pluginFolder).Problem);
+    }
+
+    [Fact]
     public async Task The_runner_reports_the_refused_plugin_and_runs_the_others()
     {
         using var lab = new PluginLab("Trivial", "ProcessingError");
         SetContractsReference(
             Path.Combine(lab.PluginsPath, "Trivial", "Fixture.Trivial.dll"),
-            new Version(1, 1, 0, 0)
+            new Version(1, 2, 0, 0)
         );
         lab.Enable("trivial", "processingerror");
 
@@ -71,7 +85,7 @@ public sealed class PluginCatalogTests
         var refused = Assert.Single(result.LoadFailures);
         Assert.Equal("Trivial", refused.Plugin);
         Assert.Contains(
-            "built against Microkernel.Contracts 1.1.0.0",
+            "built against Microkernel.Contracts 1.2.0.0",
             refused.Reason,
             StringComparison.Ordinal
         );
@@ -79,7 +93,7 @@ public sealed class PluginCatalogTests
             result.Errors,
             e =>
                 e.StartsWith(
-                    "Plugin Trivial could not be loaded: built against Microkernel.Contracts 1.1.0.0",
+                    "Plugin Trivial could not be loaded: built against Microkernel.Contracts 1.2.0.0",
                     StringComparison.Ordinal
                 )
         );

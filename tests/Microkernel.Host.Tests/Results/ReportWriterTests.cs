@@ -51,7 +51,7 @@ public sealed class ReportWriterTests
         using var store = new SectionStore(temp.Combine("sections"));
         AddSection(store, "debug", """{"log": ["x\n"], "errors": ["seen"]}""");
 
-        ReportWriter.MergeDebugErrors(store, ["seen", "Throws: exception: boom"], temp.Path);
+        ReportWriter.MergeDebugErrors(store, ["seen", "Throws: exception: boom"]);
 
         Assert.True(store.TryGetSection("debug", out var debug));
         Assert.Equal(
@@ -67,7 +67,7 @@ public sealed class ReportWriterTests
         using var temp = TempDirectory.Create();
         using var store = new SectionStore(temp.Combine("sections"));
 
-        ReportWriter.MergeDebugErrors(store, ["Plugin X could not be loaded: reason"], temp.Path);
+        ReportWriter.MergeDebugErrors(store, ["Plugin X could not be loaded: reason"]);
 
         Assert.True(store.TryGetSection("debug", out var debug));
         Assert.Equal(
@@ -79,6 +79,7 @@ public sealed class ReportWriterTests
     private static string AddSection(SectionStore store, string key, string json)
     {
         var path = store.NewSectionPath(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, json);
         Assert.True(store.TryAdd(key, path, key));
         return path;

@@ -21,7 +21,7 @@ public sealed class PcapSorterTests
             PcapSorter.Sort(
                 input,
                 output,
-                folder.Path,
+                () => folder.Path,
                 chunk,
                 records
                     ?? new ChunkRecords(PcapSorter.ChunkBufferBytes, PcapSorter.ChunkBlockBytes),
