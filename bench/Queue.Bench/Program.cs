@@ -42,6 +42,9 @@ try
         Console.WriteLine("postgresql: skipped (pass --pg <connection string>)");
     }
     Console.WriteLine();
+    Console.WriteLine(
+        $"daemon runtime settings (conf/microkernel.service): {string.Join(' ', UnitRuntimeEnvironment(repo).Select(e => $"{e.Name}={e.Value}"))}"
+    );
     MachineScaling.Print();
     var one = await Throughput(1);
     var two = await Throughput(2);
@@ -138,6 +141,11 @@ async Task<(double All, double Steady)> Throughput(int workers)
     {
         start.ArgumentList.Add(arg);
     }
+    // The daemon runs as the shipped unit runs it: with the unit's runtime settings.
+    foreach (var (name, value) in UnitRuntimeEnvironment(repo))
+    {
+        start.Environment[name] = value;
+    }
     using var daemon = Process.Start(start)!;
     daemon.OutputDataReceived += (_, _) => { };
     daemon.ErrorDataReceived += (_, _) => { };
@@ -182,6 +190,21 @@ async Task<(double All, double Steady)> Throughput(int workers)
         )
     );
     return (perSecond, steady);
+}
+
+// The DOTNET_* lines of conf/microkernel.service (runtime settings that have no runtimeconfig
+// equivalent, such as the GC's gen0 budget).
+static IEnumerable<(string Name, string Value)> UnitRuntimeEnvironment(string repo)
+{
+    foreach (var line in File.ReadLines(Path.Combine(repo, "conf", "microkernel.service")))
+    {
+        if (line.StartsWith("Environment=DOTNET_", StringComparison.Ordinal))
+        {
+            var setting = line["Environment=".Length..];
+            var equals = setting.IndexOf('=', StringComparison.Ordinal);
+            yield return (setting[..equals], setting[(equals + 1)..]);
+        }
+    }
 }
 
 static void CopyTree(string source, string target)
