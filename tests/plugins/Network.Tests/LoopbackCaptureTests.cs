@@ -152,4 +152,28 @@ public sealed class LoopbackCaptureTests
             e => e!.Contains("max_stream_bytes (512)", StringComparison.Ordinal)
         );
     }
+
+    [Fact]
+    public async Task A_rerun_keeps_intact_body_files_and_rewrites_a_damaged_one()
+    {
+        using var analysis = TempDirectory.Create();
+        File.Copy(
+            Path.Combine(AppContext.BaseDirectory, "captures", "loopback.pcap"),
+            Path.Combine(analysis.Path, "dump.pcap")
+        );
+        (await ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path))!.Dispose();
+        var kept = analysis.Combine("network", Sha1("chunked body, part one; part two."));
+        var damaged = analysis.Combine("network", Sha1("id=4242&os=win7"));
+        // A rewrite would set the time to now.
+        var longAgo = new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(kept, longAgo);
+        File.WriteAllText(damaged, "id=4243&os=win7"); // same length, other bytes
+
+        (await ModuleHarness.RunAsync(new NetworkAnalysis(), analysis.Path))!.Dispose();
+
+        // Not rewritten: rewriting truncates first, and freeing blocks costs a disk command.
+        Assert.Equal(longAgo, File.GetLastWriteTimeUtc(kept));
+        Assert.Equal("chunked body, part one; part two.", File.ReadAllText(kept));
+        Assert.Equal("id=4242&os=win7", File.ReadAllText(damaged));
+    }
 }

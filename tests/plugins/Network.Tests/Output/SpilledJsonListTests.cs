@@ -6,13 +6,14 @@ namespace Microkernel.Plugins.Network.Tests;
 
 public sealed class SpilledJsonListTests
 {
-    private static List<string> Sorted(IEnumerable<(double Key, string Value)> items)
+    private static List<string> Sorted(
+        IEnumerable<(double Key, string Value)> items,
+        Action<bool>? spilled = null
+    )
     {
         using var scratch = TempDirectory.Create();
-        using var list = new SpilledJsonList(
-            Path.Combine(scratch.Path, "items.jsonl"),
-            NetworkReportWriter.WriterOptions
-        );
+        var path = Path.Combine(scratch.Path, "items.jsonl");
+        using var list = new SpilledJsonList(path, NetworkReportWriter.WriterOptions);
         foreach (var (key, value) in items)
         {
             list.Begin().WriteStringValue(value);
@@ -25,6 +26,7 @@ public sealed class SpilledJsonListTests
             list.WriteSortedTo(json);
             json.WriteEndArray();
         }
+        spilled?.Invoke(File.Exists(path));
         using var document = JsonDocument.Parse(output.ToArray());
         return document.RootElement.EnumerateArray().Select(e => e.GetString()!).ToList();
     }
@@ -55,5 +57,29 @@ public sealed class SpilledJsonListTests
     public void An_empty_list_writes_nothing()
     {
         Assert.Empty(Sorted([]));
+    }
+
+    [Fact]
+    public void A_small_list_stays_in_memory()
+    {
+        var spilled = true;
+        Assert.Equal(["a", "b"], Sorted([(2, "b"), (1, "a")], s => spilled = s));
+        Assert.False(spilled);
+    }
+
+    [Fact]
+    public void Items_held_in_memory_and_items_spilled_after_them_sort_together()
+    {
+        // Keys descending: the sort interleaves items from before and after the move to the file.
+        var items = Enumerable
+            .Range(0, 2500)
+            .Select(i => ((double)(2500 - i), $"{i:D5}{new string('x', 1000)}"))
+            .ToList();
+        var spilled = false;
+
+        var sorted = Sorted(items, s => spilled = s);
+
+        Assert.True(spilled);
+        Assert.Equal(items.Select(i => i.Item2).Reverse(), sorted);
     }
 }
