@@ -11,11 +11,17 @@ public sealed class JsonSection
     private readonly byte[][]? _chunks;
     private ReadOnlyMemory<byte> _utf8;
 
-    private JsonSection(ReadOnlyMemory<byte> utf8, string? filePath, byte[][]? chunks = null)
+    private JsonSection(
+        ReadOnlyMemory<byte> utf8,
+        string? filePath,
+        byte[][]? chunks = null,
+        long length = 0
+    )
     {
         _utf8 = utf8;
         FilePath = filePath;
         _chunks = chunks;
+        Length = chunks is null ? utf8.Length : length;
     }
 
     /// <summary>UTF-8 JSON held in memory; empty when <see cref="FilePath"/> is set.</summary>
@@ -38,9 +44,7 @@ public sealed class JsonSection
     internal IReadOnlyList<byte[]>? Chunks => _chunks;
 
     /// <summary>Bytes held in memory.</summary>
-    internal long Length => _chunks is null ? _utf8.Length : ChunkedLength;
-
-    private long ChunkedLength { get; init; }
+    internal long Length { get; }
 
     /// <summary>Wraps UTF-8 JSON bytes (one JSON value).</summary>
     public static JsonSection FromUtf8(ReadOnlyMemory<byte> utf8Json) => new(utf8Json, null);
@@ -53,7 +57,7 @@ public sealed class JsonSection
     }
 
     internal static JsonSection FromChunks(byte[][] chunks, long length) =>
-        new(ReadOnlyMemory<byte>.Empty, null, chunks) { ChunkedLength = length };
+        new(ReadOnlyMemory<byte>.Empty, null, chunks, length);
 
     private static byte[] Join(byte[][] chunks, long length)
     {

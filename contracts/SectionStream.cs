@@ -33,9 +33,6 @@ public sealed class SectionStream : Stream
         _memoryLimit = memoryLimit;
     }
 
-    /// <summary>Whether the section moved to a file (it outgrew the memory limit).</summary>
-    public bool Spilled => _file is not null || _path is not null;
-
     /// <inheritdoc />
     public override bool CanRead => false;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Microkernel.Plugins.Network.Streams;
 
 namespace Microkernel.Plugins.Network.Output;
 
@@ -140,9 +141,16 @@ internal sealed class SpilledJsonList : IDisposable
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = ArrayPool<byte>.Shared.Rent(length);
                 }
-                var run = handle is null
-                    ? _memory!.WrittenSpan.Slice((int)start, length)
-                    : ReadRun(handle, buffer.AsSpan(0, length), start);
+                ReadOnlySpan<byte> run;
+                if (handle is null)
+                {
+                    run = _memory!.WrittenSpan.Slice((int)start, length);
+                }
+                else
+                {
+                    SpillFile.ReadExactly(handle, buffer.AsSpan(0, length), start, _path);
+                    run = buffer.AsSpan(0, length);
+                }
                 // Without the run's leading comma: the writer puts one between values. The
                 // run's inner commas separate its items.
                 json.WriteRawValue(run[1..], skipInputValidation: true);
@@ -157,25 +165,6 @@ internal sealed class SpilledJsonList : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    private ReadOnlySpan<byte> ReadRun(
-        Microsoft.Win32.SafeHandles.SafeFileHandle handle,
-        Span<byte> run,
-        long start
-    )
-    {
-        var read = 0;
-        while (read < run.Length)
-        {
-            var count = RandomAccess.Read(handle, run[read..], start + read);
-            if (count <= 0)
-            {
-                throw new IOException($"{_path} ended before item at offset {start}");
-            }
-            read += count;
-        }
-        return run;
     }
 
     public void Dispose()

@@ -231,11 +231,16 @@ internal sealed partial class ApplicationExchanges(string bodyFolder, Func<strin
     /// </summary>
     private static bool HoldsAlready(string path, int length, string sha1)
     {
+        // A new analysis has no body yet: checked without the cost of a thrown exception.
+        var file = new FileInfo(path);
+        if (!file.Exists || file.Length != length)
+        {
+            return false;
+        }
         try
         {
-            using var existing = File.OpenRead(path);
-            return existing.Length == length
-                && Convert.ToHexStringLower(SHA1.HashData(existing)) == sha1;
+            using var existing = file.OpenRead();
+            return Convert.ToHexStringLower(SHA1.HashData(existing)) == sha1;
         }
         catch (IOException)
         {

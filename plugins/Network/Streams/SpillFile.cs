@@ -60,13 +60,19 @@ internal sealed class SpillFile(Func<string> path) : IDisposable
             _buffer.AsSpan((int)(at - _flushed), into.Length).CopyTo(into);
             return;
         }
+        ReadExactly(Handle, into, at, _path);
+    }
+
+    /// <summary>Fills <paramref name="into"/> from <paramref name="at"/>; a file that ends first is an error.</summary>
+    internal static void ReadExactly(SafeFileHandle handle, Span<byte> into, long at, string? path)
+    {
         var read = 0;
         while (read < into.Length)
         {
-            var count = RandomAccess.Read(Handle, into[read..], at + read);
+            var count = RandomAccess.Read(handle, into[read..], at + read);
             if (count <= 0)
             {
-                throw new IOException($"{_path} ended before offset {at + into.Length}");
+                throw new IOException($"{path} ended before offset {at + into.Length}");
             }
             read += count;
         }
