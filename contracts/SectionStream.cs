@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Microkernel.Contracts;
 
 /// <summary>
@@ -18,10 +20,15 @@ public sealed class SectionStream : Stream
     // gen-2 collection.
     internal const int ChunkSize = 32 * 1024;
 
+    // Chunks start small and double up to ChunkSize: most sections are a few hundred bytes,
+    // and a daemon on small analyses spent more time allocating (and zeroing) their unused
+    // 32 KiB than writing them.
+    internal const int FirstChunkSize = 512;
+
     private readonly Func<string> _spillPath;
     private readonly long _memoryLimit;
     private readonly List<byte[]> _chunks = [];
-    private int _lastUsed = ChunkSize;
+    private int _lastUsed;
     private long _length;
     private FileStream? _file;
     private string? _path;
@@ -72,17 +79,29 @@ public sealed class SectionStream : Stream
         }
         while (!buffer.IsEmpty)
         {
-            if (_lastUsed == ChunkSize)
+            if (_chunks.Count == 0 || _lastUsed == _chunks[^1].Length)
             {
-                _chunks.Add(new byte[ChunkSize]);
+                _chunks.Add(NewChunk(buffer.Length));
                 _lastUsed = 0;
             }
-            var take = Math.Min(buffer.Length, ChunkSize - _lastUsed);
+            var take = Math.Min(buffer.Length, _chunks[^1].Length - _lastUsed);
             buffer[..take].CopyTo(_chunks[^1].AsSpan(_lastUsed));
             _lastUsed += take;
             _length += take;
             buffer = buffer[take..];
         }
+    }
+
+    /// <summary>
+    /// Twice the last chunk, or what this write needs when that is more (rounded up to a power of
+    /// two), never more than <see cref="ChunkSize"/>. Uninitialised: every byte read back was written.
+    /// </summary>
+    private byte[] NewChunk(int writing)
+    {
+        var wanted = _chunks.Count == 0 ? FirstChunkSize : _chunks[^1].Length * 2;
+        var size = (int)
+            Math.Min(ChunkSize, Math.Max(wanted, BitOperations.RoundUpToPowerOf2((uint)writing)));
+        return GC.AllocateUninitializedArray<byte>(size);
     }
 
     /// <inheritdoc />
@@ -176,7 +195,7 @@ public sealed class SectionStream : Stream
         var remaining = _length;
         foreach (var chunk in _chunks)
         {
-            var take = (int)Math.Min(remaining, ChunkSize);
+            var take = (int)Math.Min(remaining, chunk.Length);
             _file.Write(chunk, 0, take);
             remaining -= take;
         }

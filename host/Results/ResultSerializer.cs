@@ -175,8 +175,21 @@ internal static class ResultSerializer
         {
             writer.WritePropertyName(KeyText(entry.Key));
             WriteValue(writer, entry.Value, depth + 1);
+            FlushIfFull(writer);
         }
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A writer over a stream buffers everything until flushed, doubling its buffer as it goes:
+    /// flushing at 16 KiB keeps a large result from costing buffers of twice its size.
+    /// </summary>
+    private static void FlushIfFull(Utf8JsonWriter writer)
+    {
+        if (writer.BytesPending >= 16 * 1024)
+        {
+            writer.Flush();
+        }
     }
 
     private static string KeyText(object key) =>
@@ -217,6 +230,7 @@ internal static class ResultSerializer
             do
             {
                 WriteValue(writer, enumerator.Current, depth + 1);
+                FlushIfFull(writer);
             } while (enumerator.MoveNext());
             writer.WriteEndArray();
         }

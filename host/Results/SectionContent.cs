@@ -47,6 +47,24 @@ internal sealed class SectionContent
             )
             : new ChunkStream(_chunks!, _length);
 
+    /// <summary>Copies the section to <paramref name="destination"/>; chunks held in memory go as they are, with no copy buffer.</summary>
+    public void CopyTo(Stream destination)
+    {
+        if (FilePath is not null)
+        {
+            using var source = OpenRead();
+            source.CopyTo(destination, 1 << 16);
+            return;
+        }
+        var remaining = _length;
+        foreach (var chunk in _chunks!)
+        {
+            var take = (int)Math.Min(remaining, chunk.Length);
+            destination.Write(chunk, 0, take);
+            remaining -= take;
+        }
+    }
+
     /// <summary>Deletes the file, if there is one.</summary>
     public void Delete()
     {

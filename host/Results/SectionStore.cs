@@ -111,9 +111,8 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
             path = NewSectionPath(key);
             Directory.CreateDirectory(_directory);
             using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
-            using (var content = stored.Content.OpenRead())
             {
-                content.CopyTo(file);
+                stored.Content.CopyTo(file);
             }
             // Same entry: an element a module already parsed from it stays valid.
             stored.Content = SectionContent.OfFile(path);
@@ -143,6 +142,22 @@ internal sealed class SectionStore : IProcessingResults, IDisposable
         {
             return _sections.TryGetValue(key, out var s) ? s.Content.OpenRead() : null;
         }
+    }
+
+    /// <summary>Copies the section <paramref name="key"/> to <paramref name="destination"/>; false when there is none.</summary>
+    public bool CopySection(string key, Stream destination)
+    {
+        SectionContent content;
+        lock (_lock)
+        {
+            if (!_sections.TryGetValue(key, out var stored))
+            {
+                return false;
+            }
+            content = stored.Content;
+        }
+        content.CopyTo(destination);
+        return true;
     }
 
     public void Dispose()

@@ -381,7 +381,9 @@ public sealed class BehaviorAnalysis : Processing
         var (flushAt, capacity) = stream is PipelinedFileStream pipelined
             ? (pipelined.BufferSize - pipelined.BufferSize / 16, pipelined.BufferSize)
             : (SmallCallBuffer - SmallCallBuffer / 16, SmallCallBuffer);
-        var calls = new CallWriter(process, capacity);
+        var buffer =
+            stream is PipelinedFileStream ? new Utf8Buffer(capacity) : Utf8Buffer.Rented(capacity);
+        var calls = new CallWriter(process, buffer);
         var active = false;
         try
         {
@@ -415,7 +417,14 @@ public sealed class BehaviorAnalysis : Processing
         {
             // Already reported by the first pass; keep what was written.
         }
-        calls.CopyTo(stream);
+        try
+        {
+            calls.CopyTo(stream);
+        }
+        finally
+        {
+            buffer.Return();
+        }
     }
 
     private static void WriteProcessTree(Utf8JsonWriter writer, List<MonitorProcess> processes)

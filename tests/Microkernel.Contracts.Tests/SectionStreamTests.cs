@@ -50,6 +50,31 @@ public sealed class SectionStreamTests : IDisposable
         Assert.Equal(content, section.Utf8.ToArray());
     }
 
+    [Theory]
+    [InlineData(100)]
+    [InlineData(5_000)]
+    [InlineData(200_000)]
+    public void Memory_held_grows_with_the_section_not_by_whole_chunks(int length)
+    {
+        var content = Pattern(length);
+        using var stream = Context().CreateSectionStream();
+        for (var at = 0; at < content.Length; at += 13)
+        {
+            stream.Write(content, at, Math.Min(13, content.Length - at));
+        }
+
+        var section = stream.ToSection();
+
+        Assert.Equal(content, section.Utf8.ToArray());
+        var held = section.Chunks!.Sum(chunk => (long)chunk.Length);
+        // Doubling chunk sizes hold at most twice the content, plus the first chunk.
+        Assert.InRange(held, length, 2L * length + SectionStream.FirstChunkSize);
+        Assert.All(
+            section.Chunks!,
+            chunk => Assert.InRange(chunk.Length, 1, SectionStream.ChunkSize)
+        );
+    }
+
     [Fact]
     public void A_section_past_one_MiB_moves_to_a_scratch_file_with_all_its_bytes()
     {

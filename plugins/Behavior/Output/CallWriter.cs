@@ -14,7 +14,7 @@ namespace Microkernel.Plugins.Behavior.Output;
 /// copies to the section stream in large blocks. The few APIs that C2's MonitorProcessLog
 /// rewrites (services, VBA, PDF, exceptions) take a slower path through nodes.
 /// </summary>
-internal sealed partial class CallWriter(MonitorProcess process, int initialCapacity = 1 << 18)
+internal sealed partial class CallWriter(MonitorProcess process, Utf8Buffer output)
 {
     private static ReadOnlySpan<byte> TidName => "{\"tid\":"u8;
     private static ReadOnlySpan<byte> TimeName => ",\"time\":"u8;
@@ -30,7 +30,7 @@ internal sealed partial class CallWriter(MonitorProcess process, int initialCapa
     private static ReadOnlySpan<byte> BufferName => ",\"buffer\":"u8;
     private static ReadOnlySpan<byte> RawName => ",\"raw\":"u8;
 
-    private readonly JsonFragments _json = new(initialCapacity);
+    private readonly JsonFragments _json = new(output);
     private long _lastMilliseconds = long.MinValue;
     private readonly byte[] _lastTime = new byte[32]; // "R" of a double: at most 24 bytes
     private int _lastTimeLength;

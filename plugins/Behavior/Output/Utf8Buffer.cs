@@ -8,10 +8,40 @@ namespace Microkernel.Plugins.Behavior.Output;
 /// enough to inline into the call-list and summary hot paths (the BCL writer's checks stay out
 /// of line there, and run unoptimised while the runtime tiers them up).
 /// </summary>
-internal sealed class Utf8Buffer(int initialCapacity = 256) : IBufferWriter<byte>
+internal sealed class Utf8Buffer : IBufferWriter<byte>
 {
-    private byte[] _buffer = new byte[Math.Max(initialCapacity, 16)];
+    private byte[] _buffer;
     private int _length;
+    private bool _pooled;
+
+    public Utf8Buffer(int initialCapacity = 256) =>
+        _buffer = new byte[Math.Max(initialCapacity, 16)];
+
+    private Utf8Buffer(byte[] rented)
+    {
+        _buffer = rented;
+        _pooled = true;
+    }
+
+    /// <summary>
+    /// A buffer on storage rented from <see cref="ArrayPool{T}.Shared"/>; <see cref="Return"/>
+    /// gives it back. For buffers a task needs briefly: a daemon on small analyses allocated,
+    /// zeroed and collected one per process log.
+    /// </summary>
+    public static Utf8Buffer Rented(int capacity) =>
+        new(ArrayPool<byte>.Shared.Rent(Math.Max(capacity, 16)));
+
+    /// <summary>Returns rented storage to the pool; the buffer must not be used afterwards.</summary>
+    public void Return()
+    {
+        if (_pooled)
+        {
+            _pooled = false;
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+            _length = 0;
+        }
+    }
 
     public int WrittenCount => _length;
 
@@ -26,6 +56,8 @@ internal sealed class Utf8Buffer(int initialCapacity = 256) : IBufferWriter<byte
     /// </summary>
     public void HandOver(Func<byte[], int, byte[]> take)
     {
+        // The storage leaves this buffer for good: it is not returned to the pool.
+        _pooled = false;
         var replacement = take(_buffer, _length);
         _buffer = replacement.Length >= 16 ? replacement : new byte[16];
         _length = 0;
@@ -84,6 +116,14 @@ internal sealed class Utf8Buffer(int initialCapacity = 256) : IBufferWriter<byte
         if (size > Array.MaxLength)
         {
             size = needed <= Array.MaxLength ? Array.MaxLength : throw new OutOfMemoryException();
+        }
+        if (_pooled)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent((int)size);
+            _buffer.AsSpan(0, _length).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
+            return;
         }
         Array.Resize(ref _buffer, (int)size);
     }

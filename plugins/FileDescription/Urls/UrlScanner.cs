@@ -13,7 +13,10 @@ public sealed class UrlScanner(IReadOnlySet<string>? safelist = null)
 
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private readonly List<string> _urls = [];
-    private readonly byte[] _carry = new byte[Gap];
+
+    // Grown on demand: the tail is usually a few bytes, and a scanner per file made a full-size
+    // carry buffer one of a small analysis's largest allocations.
+    private byte[] _carry = [];
     private int _carried;
 
     /// <summary>Scans the chunk at <c>buffer[Gap .. Gap + count)</c>; the bytes before it may be overwritten.</summary>
@@ -28,6 +31,10 @@ public sealed class UrlScanner(IReadOnlySet<string>? safelist = null)
         // Scan leaves less than MaxUrlLength undone (a candidate waiting for its end, or the
         // last three bytes, which may begin an "http").
         _carried = window.Length - consumed;
+        if (_carry.Length < _carried)
+        {
+            _carry = new byte[Math.Min(Gap, Math.Max(_carried, _carry.Length * 2))];
+        }
         window[consumed..].CopyTo(_carry);
     }
 

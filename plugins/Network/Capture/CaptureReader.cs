@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
@@ -32,7 +33,7 @@ internal sealed class CaptureReader : IDisposable
     private readonly Stream _stream;
     private readonly string _name;
     private readonly Action<ReadOnlySpan<byte>>? _observer;
-    private readonly byte[] _buffer;
+    private byte[] _buffer;
     private int _start;
     private int _end;
     private long _bufferOffset;
@@ -67,7 +68,9 @@ internal sealed class CaptureReader : IDisposable
         _name = name;
         _observer = observer;
         _enforceSnapLength = enforceSnapLength;
-        _buffer = new byte[BufferSizeFor(stream)];
+        // Rented: a task reads its capture twice, and a fresh zeroed buffer per pass was most of
+        // what a small capture cost to read.
+        _buffer = ArrayPool<byte>.Shared.Rent(BufferSizeFor(stream));
     }
 
     /// <summary>
@@ -491,7 +494,17 @@ internal sealed class CaptureReader : IDisposable
         return true;
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        _stream.Dispose();
+        var buffer = _buffer;
+        _buffer = [];
+        _start = _end = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 }
 
 internal enum CaptureFormat

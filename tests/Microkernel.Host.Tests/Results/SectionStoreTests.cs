@@ -35,6 +35,34 @@ public sealed class SectionStoreTests
     }
 
     [Fact]
+    public void A_serialised_result_held_in_chunks_of_growing_size_is_spliced_whole()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        var result = new Dictionary<string, object>
+        {
+            ["rows"] = Enumerable
+                .Range(0, 30_000)
+                .Select(i => new Dictionary<string, object> { ["n"] = i, ["s"] = $"row {i}" })
+                .ToList(),
+        };
+
+        var content = Microkernel.Host.Running.InProcessModuleExecutor.WriteSection(
+            result,
+            temp.Combine("module", "section.json")
+        );
+        store.TryAdd("rows", content, "m");
+        ReportWriter.WriteAtomically(store, "{}"u8.ToArray(), temp.Combine("report.json"));
+
+        Assert.Null(content.FilePath);
+        using var report = JsonDocument.Parse(File.ReadAllBytes(temp.Combine("report.json")));
+        var rows = report.RootElement.GetProperty("rows").GetProperty("rows");
+        Assert.Equal(30_000, rows.GetArrayLength());
+        Assert.Equal("row 29999", rows[29_999].GetProperty("s").GetString());
+        Assert.False(Directory.Exists(temp.Combine("module")));
+    }
+
+    [Fact]
     public void A_worker_process_gets_a_memory_section_as_a_file_and_parsed_elements_stay_valid()
     {
         using var temp = TempDirectory.Create();
