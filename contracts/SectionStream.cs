@@ -192,13 +192,18 @@ public sealed class SectionStream : Stream
             FileShare.None,
             1 << 16
         );
-        var remaining = _length;
-        foreach (var chunk in _chunks)
-        {
-            var take = (int)Math.Min(remaining, chunk.Length);
-            _file.Write(chunk, 0, take);
-            remaining -= take;
-        }
+        WriteChunks(_chunks, _length, _file);
         _chunks.Clear();
+    }
+
+    /// <summary>Writes the first <paramref name="length"/> bytes of <paramref name="chunks"/> (the last one partly used).</summary>
+    internal static void WriteChunks(IReadOnlyList<byte[]> chunks, long length, Stream destination)
+    {
+        foreach (var chunk in chunks)
+        {
+            var take = (int)Math.Min(length, chunk.Length);
+            destination.Write(chunk, 0, take);
+            length -= take;
+        }
     }
 }

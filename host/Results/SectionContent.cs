@@ -56,13 +56,7 @@ internal sealed class SectionContent
             source.CopyTo(destination, 1 << 16);
             return;
         }
-        var remaining = _length;
-        foreach (var chunk in _chunks!)
-        {
-            var take = (int)Math.Min(remaining, chunk.Length);
-            destination.Write(chunk, 0, take);
-            remaining -= take;
-        }
+        SectionStream.WriteChunks(_chunks!, _length, destination);
     }
 
     /// <summary>Deletes the file, if there is one.</summary>

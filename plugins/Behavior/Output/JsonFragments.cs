@@ -20,9 +20,6 @@ internal sealed class JsonFragments
     private readonly Utf8Buffer _scratchBuffer = new(256);
     private Utf8JsonWriter? _scratch;
 
-    public JsonFragments(int initialCapacity = 1 << 16)
-        : this(new Utf8Buffer(initialCapacity)) { }
-
     public JsonFragments(Utf8Buffer output) => Output = output;
 
     public Utf8Buffer Output { get; }

@@ -66,7 +66,7 @@ public sealed class JsonFragmentsTests
     public void Converted_and_raw_values_match_the_json_writer()
     {
         var random = new Random(3);
-        var fragments = new JsonFragments();
+        var fragments = new JsonFragments(new Utf8Buffer(1 << 16));
         var expected = new ArrayBufferWriter<byte>();
         using var writer = new Utf8JsonWriter(expected, BehaviorJson.WriterOptions);
         for (var n = 0; n < 3000; n++)
@@ -107,7 +107,7 @@ public sealed class JsonFragmentsTests
         {
             ArgValues.WriteRaw(writer, doc, elements.Value);
         }
-        var fragments = new JsonFragments();
+        var fragments = new JsonFragments(new Utf8Buffer(1 << 16));
         fragments.Raw(doc, elements.Value);
         Assert.Equal(Text(expected.WrittenSpan), Text(fragments.Output.WrittenSpan));
     }
