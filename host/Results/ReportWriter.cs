@@ -49,33 +49,45 @@ internal static class ReportWriter
     /// <summary>Writes the report atomically to <paramref name="reportPath"/>.</summary>
     public static void WriteAtomically(SectionStore store, byte[] statistics, string reportPath)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
+        using var pending = WritePending(store, statistics, reportPath);
+        pending.Commit();
+    }
+
+    /// <summary>
+    /// Writes the whole report to a temporary file next to <paramref name="reportPath"/>; nothing
+    /// is visible at <paramref name="reportPath"/> until <see cref="PendingReport.Commit"/>.
+    /// </summary>
+    public static PendingReport WritePending(
+        SectionStore store,
+        byte[] statistics,
+        string reportPath
+    )
+    {
+        var fullPath = Path.GetFullPath(reportPath);
+        var directory = Path.GetDirectoryName(fullPath)!;
         Directory.CreateDirectory(directory);
         var temporary = Path.Combine(
             directory,
-            $".{Path.GetFileName(reportPath)}.{Guid.NewGuid():N}.tmp"
+            $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp"
+        );
+        var output = new FileStream(
+            temporary,
+            FileMode.CreateNew,
+            FileAccess.Write,
+            FileShare.None,
+            // Only the small writes between sections are buffered: a section goes straight
+            // through, so a report costs no 64 KiB buffer.
+            4096
         );
         try
         {
-            using (
-                var output = new FileStream(
-                    temporary,
-                    FileMode.CreateNew,
-                    FileAccess.Write,
-                    FileShare.None,
-                    // Only the small writes between sections are buffered: a section goes
-                    // straight through, so a report costs no 64 KiB buffer.
-                    4096
-                )
-            )
-            {
-                Write(store, statistics, output);
-                output.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, reportPath, overwrite: true);
+            Write(store, statistics, output);
+            output.Flush(flushToDisk: false);
+            return new PendingReport(output, temporary, fullPath);
         }
         catch
         {
+            output.Dispose();
             SectionStore.TryDelete(temporary);
             throw;
         }
@@ -106,5 +118,63 @@ internal static class ReportWriter
         output.Write(Indent);
         output.Write(Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(key)}\""));
         output.Write(": "u8);
+    }
+}
+
+/// <summary>
+/// A report written in full to its temporary file, not yet durable nor at its path. The daemon
+/// commits it off the worker's path: the flush to disk is a wait on the device, during which the
+/// worker can already run its next task. Disposing an uncommitted report deletes it and leaves
+/// any previous report in place.
+/// </summary>
+internal sealed class PendingReport : IDisposable
+{
+    private readonly FileStream _file;
+    private readonly string _temporary;
+    private bool _done;
+
+    internal PendingReport(FileStream file, string temporary, string path)
+    {
+        _file = file;
+        _temporary = temporary;
+        Path = path;
+    }
+
+    /// <summary>Where the report appears once committed.</summary>
+    public string Path { get; }
+
+    /// <summary>Flushes the report to disk, then renames it into place: a reader sees the whole report or none.</summary>
+    /// <exception cref="IOException">The flush or the rename failed (the message names the report); the temporary file is deleted and a previous report stays.</exception>
+    public void Commit()
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        try
+        {
+            _file.Flush(flushToDisk: true);
+            _file.Dispose();
+            File.Move(_temporary, Path, overwrite: true);
+            _done = true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Dispose();
+            throw new IOException($"{Path}: the report could not be committed: {ex.Message}", ex);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_done)
+        {
+            return;
+        }
+        _done = true;
+        _file.Dispose();
+        SectionStore.TryDelete(_temporary);
     }
 }

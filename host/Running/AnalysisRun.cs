@@ -1,4 +1,5 @@
 using Microkernel.Host.Plugins;
+using Microkernel.Host.Results;
 
 namespace Microkernel.Host.Running;
 
@@ -13,6 +14,12 @@ internal sealed record AnalysisRequest(string AnalysisPath)
 
     /// <summary>Never run these modules (class, plugin, section or key names).</summary>
     public IReadOnlySet<string> Skip { get; init; } = new HashSet<string>();
+
+    /// <summary>
+    /// Leave the report written but uncommitted in <see cref="AnalysisResult.PendingReport"/>:
+    /// the caller commits it (the daemon does so while its worker starts the next task).
+    /// </summary>
+    public bool DeferReportCommit { get; init; }
 }
 
 /// <summary>One module's line in the run summary and in <c>statistics.processing</c>.</summary>
@@ -35,6 +42,9 @@ internal sealed record AnalysisResult(
     TimeSpan Elapsed
 )
 {
+    /// <summary>The report still to commit, when the request deferred it; the caller owns it.</summary>
+    public PendingReport? PendingReport { get; init; }
+
     public bool HasModuleErrors =>
         Modules.Any(m => ModuleOutcome.IsFailure(m.Outcome)) || LoadFailures.Count > 0;
 }

@@ -95,7 +95,7 @@ internal sealed class AnalysisRunner(
 
             ReportWriter.MergeDebugErrors(store, errors);
             var statistics = Statistics(records, loadFailures, unload);
-            var reportPath = WriteReport(request, analysisPath, store, statistics);
+            var (reportPath, pending) = WriteReport(request, analysisPath, store, statistics);
 
             var elapsed = Stopwatch.GetElapsedTime(started);
             var result = new AnalysisResult(
@@ -106,7 +106,10 @@ internal sealed class AnalysisRunner(
                 errors,
                 unload,
                 elapsed
-            );
+            )
+            {
+                PendingReport = pending,
+            };
             var outcome = result.HasModuleErrors ? "errors" : "ok";
             activity?.SetTag("microkernel.analysis.outcome", outcome);
             MicrokernelTelemetry.AnalysesProcessed.Add(
@@ -474,7 +477,7 @@ internal sealed class AnalysisRunner(
         return buffer.ToArray();
     }
 
-    private static string? WriteReport(
+    private static (string? Path, PendingReport? Pending) WriteReport(
         AnalysisRequest request,
         string analysisPath,
         SectionStore store,
@@ -485,13 +488,17 @@ internal sealed class AnalysisRunner(
         {
             using var stdout = Console.OpenStandardOutput();
             ReportWriter.Write(store, statistics, stdout);
-            return null;
+            return (null, null);
         }
         var reportPath = request.OutputPath is null
             ? Path.Combine(analysisPath, "reports", "report.json")
             : Path.GetFullPath(request.OutputPath);
+        if (request.DeferReportCommit)
+        {
+            return (reportPath, ReportWriter.WritePending(store, statistics, reportPath));
+        }
         ReportWriter.WriteAtomically(store, statistics, reportPath);
-        return reportPath;
+        return (reportPath, null);
     }
 
     private static void TryDeleteDirectory(string path)

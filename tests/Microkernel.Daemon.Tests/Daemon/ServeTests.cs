@@ -98,6 +98,41 @@ public sealed class ServeTests
     }
 
     [Fact]
+    public async Task A_report_that_cannot_be_committed_fails_its_task_after_its_attempts_and_spares_the_next()
+    {
+        await using var lab = new DaemonLab(null, "Sleepy");
+        lab.Lab.WriteConf("[sleepy]\nenabled = yes\nmilliseconds = 10\n");
+        var blocked = lab.NewAnalysis(1);
+        // A folder in the report's place: the report is written, but its rename cannot land.
+        Directory.CreateDirectory(Path.Combine(DaemonLab.ReportOf(blocked), "keep"));
+        var fine = lab.NewAnalysis(2);
+        await lab.Queue.MigrateAsync();
+        var blockedId = await lab.Queue.SubmitAsync(blocked, 1);
+        await lab.Queue.SubmitAsync(fine, 1);
+        using var daemon = lab.Serve(workers: 1, "MaxAttempts=2");
+
+        await lab.WaitForAsync(
+            c => c[QueueStatus.FailedProcessing] == 1 && c[QueueStatus.Reported] == 1,
+            Patience,
+            lab.AllOutput
+        );
+        daemon.Terminate();
+
+        Assert.Equal(0, daemon.WaitForExit(Patience));
+        var task = (await lab.Queue.GetAsync(blockedId))!;
+        Assert.Equal(QueueStatus.FailedProcessing, task.Status);
+        Assert.Equal(2, task.Attempts);
+        Assert.Contains(
+            $"{DaemonLab.ReportOf(blocked)}: the report could not be committed",
+            task.LastError
+        );
+        Assert.Contains("gave up after 2 attempts", task.LastError);
+        Assert.Empty(Directory.GetFiles(Path.Combine(blocked, "reports")));
+        using var report = DaemonLab.ReadReport(fine);
+        Assert.Equal(10, report.RootElement.GetProperty("sleepy").GetProperty("slept").GetInt32());
+    }
+
+    [Fact]
     public async Task SIGTERM_lets_in_flight_tasks_finish_and_leaves_none_processing()
     {
         await using var lab = new DaemonLab(null, "Sleepy");

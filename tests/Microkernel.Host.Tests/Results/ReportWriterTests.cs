@@ -45,6 +45,60 @@ public sealed class ReportWriterTests
     }
 
     [Fact]
+    public void A_pending_report_appears_only_when_committed()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        AddSection(store, "info", """{"id": 2}""");
+        var report = temp.Combine("reports", "report.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
+        File.WriteAllText(report, """{"old": true}""");
+
+        using var pending = ReportWriter.WritePending(store, "{}"u8.ToArray(), report);
+
+        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
+        Assert.Equal(2, Directory.GetFiles(Path.GetDirectoryName(report)!).Length);
+        pending.Commit();
+        using var document = JsonDocument.Parse(File.ReadAllBytes(report));
+        Assert.Equal(2, document.RootElement.GetProperty("info").GetProperty("id").GetInt32());
+        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
+    }
+
+    [Fact]
+    public void A_pending_report_dropped_uncommitted_leaves_the_previous_report_alone()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        AddSection(store, "info", """{"id": 2}""");
+        var report = temp.Combine("reports", "report.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
+        File.WriteAllText(report, """{"old": true}""");
+
+        ReportWriter.WritePending(store, "{}"u8.ToArray(), report).Dispose();
+
+        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
+        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
+    }
+
+    [Fact]
+    public void A_commit_that_cannot_rename_names_the_report_and_removes_its_temporary_file()
+    {
+        using var temp = TempDirectory.Create();
+        using var store = new SectionStore(temp.Combine("sections"));
+        AddSection(store, "info", """{"id": 2}""");
+        var report = temp.Combine("reports", "report.json");
+        // A folder in the report's place, with something in it: the rename cannot replace it.
+        Directory.CreateDirectory(Path.Combine(report, "keep"));
+        using var pending = ReportWriter.WritePending(store, "{}"u8.ToArray(), report);
+
+        var error = Assert.Throws<IOException>(pending.Commit);
+
+        Assert.StartsWith($"{report}: the report could not be committed", error.Message);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(report)!));
+        Assert.True(Directory.Exists(Path.Combine(report, "keep")));
+    }
+
+    [Fact]
     public void Errors_are_merged_into_an_existing_debug_section_without_duplicates()
     {
         using var temp = TempDirectory.Create();
