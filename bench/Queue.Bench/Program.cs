@@ -58,7 +58,7 @@ try
         Console.WriteLine(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"round {round}: 2 workers / 1 worker: {two.All / one.All:0.00}x over all tasks, {two.Steady / one.Steady:0.00}x in steady state"
+                $"round {round}: 2 workers / 1 worker: {two.All / one.All:0.00}x over all tasks, {two.Steady / one.Steady:0.00}x in steady state; at one worker's {one.SteadyCores:0.00} busy cores, {Environment.ProcessorCount} cores allow at most {Environment.ProcessorCount / one.SteadyCores:0.00}x"
             )
         );
     }
@@ -113,7 +113,7 @@ async Task QueueOverhead(string name, MicrokernelOptions options)
     );
 }
 
-async Task<(double All, double Steady)> Throughput(int workers)
+async Task<(double All, double Steady, double SteadyCores)> Throughput(int workers)
 {
     var lab = Path.Combine(root, $"serve{workers}");
     if (Directory.Exists(lab))
@@ -176,10 +176,18 @@ async Task<(double All, double Steady)> Throughput(int workers)
     daemon.BeginOutputReadLine();
     daemon.BeginErrorReadLine();
     var peak = 0L;
-    while ((await queue.CountAsync())[QueueStatus.Reported] < sampleTasks)
+    // The daemon's CPU over the steady state: how many cores it keeps busy decides how far a
+    // second worker can scale on this machine.
+    (long Tasks, TimeSpan Cpu, long At)? steadyMark = null;
+    long reported;
+    while ((reported = (await queue.CountAsync())[QueueStatus.Reported]) < sampleTasks)
     {
         daemon.Refresh();
         peak = Math.Max(peak, daemon.WorkingSet64);
+        if (steadyMark is null && reported >= Math.Clamp(warmTasks, 2 * workers, sampleTasks - 2))
+        {
+            steadyMark = (reported, daemon.TotalProcessorTime, Stopwatch.GetTimestamp());
+        }
         if (daemon.HasExited)
         {
             throw new InvalidOperationException("serve exited early");
@@ -188,6 +196,13 @@ async Task<(double All, double Steady)> Throughput(int workers)
     }
     daemon.Refresh();
     var cpu = daemon.TotalProcessorTime.TotalSeconds;
+    var (steadyCores, steadyCpuPerTask) = steadyMark is { } mark
+        ? (
+            (daemon.TotalProcessorTime - mark.Cpu).TotalSeconds
+                / Stopwatch.GetElapsedTime(mark.At).TotalSeconds,
+            (daemon.TotalProcessorTime - mark.Cpu).TotalSeconds / (sampleTasks - mark.Tasks)
+        )
+        : (double.NaN, double.NaN);
     using (
         var kill = Process.Start(
             "kill",
@@ -210,10 +225,10 @@ async Task<(double All, double Steady)> Throughput(int workers)
     Console.WriteLine(
         string.Create(
             CultureInfo.InvariantCulture,
-            $"serve --workers {workers}: {sampleTasks} sample analyses in {seconds:0.00} s = {perSecond:0.0} tasks/s ({1000 / perSecond:0.0} ms/task); steady state (after {warmed} tasks) {steady:0.0} tasks/s; daemon CPU {cpu:0.0} s ({cpu / sampleTasks * 1000:0} ms/task, start-up included); peak working set {peak / (1024.0 * 1024):0} MiB"
+            $"serve --workers {workers}: {sampleTasks} sample analyses in {seconds:0.00} s = {perSecond:0.0} tasks/s ({1000 / perSecond:0.0} ms/task); steady state (after {warmed} tasks) {steady:0.0} tasks/s; daemon CPU {cpu:0.0} s ({cpu / sampleTasks * 1000:0} ms/task, start-up included), in steady state {steadyCores:0.00} cores busy and {steadyCpuPerTask * 1000:0.0} ms CPU per task; peak working set {peak / (1024.0 * 1024):0} MiB"
         )
     );
-    return (perSecond, steady);
+    return (perSecond, steady, steadyCores);
 }
 
 // The DOTNET_* lines of conf/microkernel.service (runtime settings that have no runtimeconfig
