@@ -58,7 +58,7 @@ try
         Console.WriteLine(
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"round {round}: 2 workers / 1 worker: {two.All / one.All:0.00}x over all tasks, {two.Steady / one.Steady:0.00}x in steady state; at one worker's {one.SteadyCores:0.00} busy cores, {Environment.ProcessorCount} cores allow at most {Environment.ProcessorCount / one.SteadyCores:0.00}x"
+                $"round {round}: 2 workers / 1 worker: {two.All / one.All:0.00}x over all tasks, {two.Steady / one.Steady:0.00}x in steady state; at one worker's {one.SteadyCores:0.00} busy cores, {Environment.ProcessorCount} cores allow {Environment.ProcessorCount / one.SteadyCores:0.00}x at equal CPU per task"
             )
         );
     }
@@ -196,13 +196,11 @@ async Task<(double All, double Steady, double SteadyCores)> Throughput(int worke
     }
     daemon.Refresh();
     var cpu = daemon.TotalProcessorTime.TotalSeconds;
-    var (steadyCores, steadyCpuPerTask) = steadyMark is { } mark
-        ? (
-            (daemon.TotalProcessorTime - mark.Cpu).TotalSeconds
-                / Stopwatch.GetElapsedTime(mark.At).TotalSeconds,
-            (daemon.TotalProcessorTime - mark.Cpu).TotalSeconds / (sampleTasks - mark.Tasks)
-        )
-        : (double.NaN, double.NaN);
+    var steadyCpu = steadyMark is { } mark
+        ? (daemon.TotalProcessorTime - mark.Cpu).TotalSeconds
+        : double.NaN;
+    var steadyCores = steadyCpu / Stopwatch.GetElapsedTime(steadyMark?.At ?? 0).TotalSeconds;
+    var steadyCpuPerTask = steadyCpu / (sampleTasks - (steadyMark?.Tasks ?? 0));
     using (
         var kill = Process.Start(
             "kill",

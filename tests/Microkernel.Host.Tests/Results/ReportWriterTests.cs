@@ -31,17 +31,14 @@ public sealed class ReportWriterTests
         using var temp = TempDirectory.Create();
         using var store = new SectionStore(temp.Combine("sections"));
         var sectionPath = AddSection(store, "info", """{"id": 1}""");
-        var report = temp.Combine("reports", "report.json");
-        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
-        File.WriteAllText(report, """{"old": true}""");
+        var report = PreviousReport(temp);
         File.Delete(sectionPath); // the section vanishes mid-run: the write must fail
 
         Assert.ThrowsAny<IOException>(() =>
             ReportWriter.WriteAtomically(store, "{}"u8.ToArray(), report)
         );
 
-        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
-        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
+        AssertOnlyThePreviousReport(report);
     }
 
     [Fact]
@@ -50,9 +47,7 @@ public sealed class ReportWriterTests
         using var temp = TempDirectory.Create();
         using var store = new SectionStore(temp.Combine("sections"));
         AddSection(store, "info", """{"id": 2}""");
-        var report = temp.Combine("reports", "report.json");
-        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
-        File.WriteAllText(report, """{"old": true}""");
+        var report = PreviousReport(temp);
 
         using var pending = ReportWriter.WritePending(store, "{}"u8.ToArray(), report);
 
@@ -70,14 +65,11 @@ public sealed class ReportWriterTests
         using var temp = TempDirectory.Create();
         using var store = new SectionStore(temp.Combine("sections"));
         AddSection(store, "info", """{"id": 2}""");
-        var report = temp.Combine("reports", "report.json");
-        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
-        File.WriteAllText(report, """{"old": true}""");
+        var report = PreviousReport(temp);
 
         ReportWriter.WritePending(store, "{}"u8.ToArray(), report).Dispose();
 
-        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
-        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
+        AssertOnlyThePreviousReport(report);
     }
 
     [Fact]
@@ -128,6 +120,22 @@ public sealed class ReportWriterTests
             "Plugin X could not be loaded: reason",
             debug.GetProperty("errors")[0].GetString()
         );
+    }
+
+    /// <summary>A report a previous run left in <c>reports/</c>.</summary>
+    private static string PreviousReport(TempDirectory temp)
+    {
+        var report = temp.Combine("reports", "report.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(report)!);
+        File.WriteAllText(report, """{"old": true}""");
+        return report;
+    }
+
+    /// <summary>The previous report is untouched and nothing else, no temporary file, is beside it.</summary>
+    private static void AssertOnlyThePreviousReport(string report)
+    {
+        Assert.Equal("""{"old": true}""", File.ReadAllText(report));
+        Assert.Equal([report], Directory.GetFiles(Path.GetDirectoryName(report)!));
     }
 
     private static string AddSection(SectionStore store, string key, string json)
