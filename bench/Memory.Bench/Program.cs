@@ -13,6 +13,21 @@ using Microkernel.Plugins.Memory.Volatility;
 Console.WriteLine(
     $"Load average: {(File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a")}; {Environment.ProcessorCount} cores"
 );
+
+// The JIT settings decide the first round's figure (host/HostRuntime.props); an environment
+// variable overrides the runtimeconfig, so both are shown.
+var jitVariables = Environment
+    .GetEnvironmentVariables()
+    .Keys.Cast<string>()
+    .Where(name => name.StartsWith("DOTNET_T", StringComparison.Ordinal))
+    .Order()
+    .Select(name => $"{name}={Environment.GetEnvironmentVariable(name)}")
+    .DefaultIfEmpty("none");
+Console.WriteLine(
+    $"Runtime: TieredPGO {AppContext.GetData("System.Runtime.TieredPGO") ?? "default"}, "
+        + $"CallCountingDelayMs {AppContext.GetData("System.Runtime.TieredCompilation.CallCountingDelayMs") ?? "default"}; "
+        + $"environment: {string.Join(' ', jitVariables)}"
+);
 var megabytes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 100;
 
 // "stream" as a second argument runs only the end-to-end rounds (for profiling); a third argument

@@ -190,6 +190,7 @@ internal static class Columns
     // cell's bytes does the number, unescaping and ISO 8601 work.
 
     /// <summary>A number cell that is a plain integer (nearly every numeric cell), parsed straight from its bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPlainInteger(Cell cell, out long value)
     {
         value = 0;

@@ -20,6 +20,7 @@ internal readonly struct Cell(JsonTokenType kind, ReadOnlyMemory<byte> raw)
     /// A reader positioned on the value, for the reader's own conversions (numbers, unescaping,
     /// ISO 8601 dates) without building a document.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Utf8JsonReader Reader()
     {
         var reader = new Utf8JsonReader(Raw.Span);
