@@ -15,6 +15,12 @@ namespace Microkernel.Plugins.Memory;
 /// </summary>
 public sealed class Memory : Processing
 {
+    // What is left of the total timeout below this counts as used up. The previous plugin's
+    // timeout runs on the runtime's coarse clock (4 ms ticks here) and can end a few
+    // milliseconds before the stopwatch says the budget is spent; a plugin started with that
+    // remainder would only time out, since Volatility's own start-up takes far longer.
+    private static readonly TimeSpan MinimumPluginBudget = TimeSpan.FromMilliseconds(100);
+
     /// <inheritdoc />
     public override string Key => "memory";
 
@@ -67,7 +73,7 @@ public sealed class Memory : Processing
                 writer.WriteBoolean("filter", plugin.Filter);
                 writer.WriteEndObject();
                 writer.WriteStartArray("data");
-                if (remaining <= TimeSpan.Zero)
+                if (remaining < MinimumPluginBudget)
                 {
                     writer.WriteEndArray();
                     var skipped =
