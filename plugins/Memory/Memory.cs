@@ -16,9 +16,9 @@ namespace Microkernel.Plugins.Memory;
 public sealed class Memory : Processing
 {
     // What is left of the total timeout below this counts as used up. The previous plugin's
-    // timeout runs on the runtime's coarse clock (4 ms ticks here) and can end a few
-    // milliseconds before the stopwatch says the budget is spent; a plugin started with that
-    // remainder would only time out, since Volatility's own start-up takes far longer.
+    // timeout is a runtime timer, counted in coarse clock ticks (4 ms on Linux here), so it can
+    // end a few milliseconds before the stopwatch says the budget is spent; a plugin started with
+    // that remainder would only time out, since Volatility's own start-up takes far longer.
     private static readonly TimeSpan MinimumPluginBudget = TimeSpan.FromMilliseconds(100);
 
     /// <inheritdoc />
