@@ -50,6 +50,15 @@ var fakeVol = Path.Combine(
 var work = Directory.CreateTempSubdirectory("memory-bench-").FullName;
 try
 {
+    // "mappers" as the second argument: every plugin's mapper over its recorded reply, its rows
+    // repeated to N MB, read from a file (no tool), twice: first use in this process, then again.
+    if (args.Length > 1 && args[1] == "mappers")
+    {
+        await BenchMappersAsync(root, work, megabytes);
+        PrintPeakMemory();
+        return;
+    }
+
     var emptyScenario = Path.Combine(work, "empty.dmp");
     File.WriteAllText(emptyScenario, "{}");
     var hugeScenario = Path.Combine(work, "huge.dmp");
@@ -210,6 +219,102 @@ try
 finally
 {
     Directory.Delete(work, recursive: true);
+}
+
+static async Task BenchMappersAsync(string root, string work, double megabytes)
+{
+    var recordedReplies = Path.Combine(root, "tests", "plugins", "Memory.Tests", "Recorded");
+    using var me = Process.GetCurrentProcess();
+    foreach (var plugin in VolatilityPlugins.All)
+    {
+        var reply = Path.Combine(recordedReplies, plugin.Name + ".json");
+        if (!File.Exists(reply))
+        {
+            continue;
+        }
+        var input = Path.Combine(work, plugin.Name + ".json");
+        WriteRepeatedRows(
+            await File.ReadAllBytesAsync(reply),
+            input,
+            (long)(megabytes * 1024 * 1024)
+        );
+        var mb = new FileInfo(input).Length / (1024.0 * 1024.0);
+        for (var pass = 1; pass <= 2; pass++)
+        {
+            var cpuBefore = me.TotalProcessorTime;
+            var wall = Stopwatch.StartNew();
+            var reader = new JsonRowReader(16 << 20, long.MaxValue);
+            var mapper = plugin.CreateMapper();
+            await using (var sink = new Utf8JsonWriter(Stream.Null))
+            {
+                var rowSink = new RowSink(sink, _ => true);
+                sink.WriteStartArray();
+                await using var file = new FileStream(
+                    input,
+                    FileMode.Open,
+                    FileAccess.Read,
+                    FileShare.Read,
+                    1 << 16
+                );
+                await reader.ReadRowsAsync(
+                    file,
+                    row =>
+                    {
+                        mapper.Map(row, rowSink);
+                        rowSink.FlushIfFull();
+                    },
+                    CancellationToken.None
+                );
+                mapper.Complete(rowSink);
+                sink.WriteEndArray();
+            }
+            wall.Stop();
+            me.Refresh();
+            var cpu = (me.TotalProcessorTime - cpuBefore).TotalSeconds;
+            Console.WriteLine(
+                $"{plugin.Name, -12} pass {pass}: {mb:0.0} MB, {reader.Rows} rows: wall {wall.Elapsed.TotalSeconds:0.000} s = {mb / wall.Elapsed.TotalSeconds:0} MB/s; CPU {cpu:0.000} s = {mb / cpu:0} MB/s per core"
+            );
+        }
+        File.Delete(input);
+    }
+}
+
+// A recorded reply's top-level rows, repeated (in order) until the array holds at least `target`
+// bytes: the same columns and values as the real tool's output, in any quantity.
+static void WriteRepeatedRows(byte[] reply, string path, long target)
+{
+    using var document = JsonDocument.Parse(reply);
+    var rows = document
+        .RootElement.EnumerateArray()
+        .Select(row => System.Text.Encoding.UTF8.GetBytes(row.GetRawText()))
+        .ToList();
+    using var output = new FileStream(
+        path,
+        FileMode.Create,
+        FileAccess.Write,
+        FileShare.None,
+        1 << 20
+    );
+    output.Write("[\n"u8);
+    if (rows.Count == 0)
+    {
+        output.Write("]\n"u8);
+        return;
+    }
+    var first = true;
+    while (output.Length < target)
+    {
+        foreach (var row in rows)
+        {
+            if (!first)
+            {
+                output.Write(",\n"u8);
+            }
+            first = false;
+            output.Write(row);
+        }
+    }
+    output.Write("\n]\n"u8);
 }
 
 static void PrintPeakMemory()

@@ -51,7 +51,12 @@ internal sealed class RowView
                     if (_row.NameEquals(hint, column))
                     {
                         value = _row.CellAt(hint);
-                        return !value.IsNull;
+                        if (!value.IsNull)
+                        {
+                            return true;
+                        }
+                        // A null column gives way to the next alternative: the scan below.
+                        break;
                     }
                 }
             }
@@ -397,10 +402,48 @@ internal sealed class TreeMapper(string[] processIdColumns, IReadOnlyList<Field>
 /// </summary>
 internal sealed class DllListMapper : RowMapper
 {
+    private static readonly byte[][] ProcessIdColumns = Columns.Utf8(["PID", "Pid"]);
+    private static readonly byte[][] ProcessColumns = Columns.Utf8(["Process"]);
+    private static readonly byte[][] BaseColumns = Columns.Utf8(["Base"]);
+    private static readonly byte[][] SizeColumns = Columns.Utf8(["Size"]);
+    private static readonly byte[][] NameColumns = Columns.Utf8(["Path", "Name"]);
+
+    private readonly RowView _view = new();
     private long? _processId;
     private string? _processName;
     private readonly List<(string? Base, string? Size, string? Name)> _modules = [];
     private bool _open;
+
+    /// <summary>
+    /// The hot path, the same mapping as the parsed one below straight from the reader's cells:
+    /// dlllist is among the largest outputs (one row per module of every process).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Map(RawRow row, RowSink sink)
+    {
+        _view.Load(row);
+        // Every column is looked up on every row, in the same order, so the view's position
+        // hints hold from one row to the next.
+        var pid = _view.TryGet(ProcessIdColumns, out var pidCell) ? Columns.Integer(pidCell) : null;
+        var hasProcess = _view.TryGet(ProcessColumns, out var processCell);
+        if (!_open || pid != _processId)
+        {
+            Complete(sink);
+            _processId = pid;
+            _processName = hasProcess ? Columns.Text(processCell) : null;
+            _open = true;
+        }
+        _modules.Add(
+            (
+                _view.TryGet(BaseColumns, out var baseCell) ? IntegerText(baseCell) : null,
+                _view.TryGet(SizeColumns, out var sizeCell) ? IntegerText(sizeCell) : null,
+                _view.TryGet(NameColumns, out var nameCell) ? Columns.Text(nameCell) : null
+            )
+        );
+    }
+
+    private static string? IntegerText(Cell cell) =>
+        Columns.Integer(cell)?.ToString(CultureInfo.InvariantCulture);
 
     public override void Map(JsonElement row, RowSink sink)
     {

@@ -69,6 +69,33 @@ public sealed class RowViewTests
     }
 
     [Fact]
+    public void A_null_column_gives_way_to_the_next_alternative_on_every_row()
+    {
+        // The second row finds "Path" where the first did, but null there: "Name" is next.
+        var columns = Columns.Utf8(["Path", "Name"]);
+        var view = new RowView();
+        string[] rows =
+        [
+            """{"Path": "C:\\a.dll", "Name": "a.dll"}""",
+            """{"Path": null, "Name": "b.dll"}""",
+            """{"Path": null, "Name": null}""",
+        ];
+        var found = new List<string?>();
+        foreach (var text in rows)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            var reader = new Utf8JsonReader(bytes);
+            reader.Read();
+            var row = new RawRow();
+            JsonRowReader.IndexRow(ref reader, bytes, row);
+            view.Load(row);
+            found.Add(view.TryGet(columns, out var cell) ? Columns.Text(cell) : null);
+        }
+
+        Assert.Equal(["C:\\a.dll", "b.dll", null], found);
+    }
+
+    [Fact]
     public async Task A_comment_in_the_output_is_malformed_json()
     {
         // Python's json module never writes comments; the reader takes the strict (fast) path.
