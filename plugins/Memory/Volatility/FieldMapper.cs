@@ -415,7 +415,7 @@ internal sealed class DllListMapper : RowMapper
     private bool _open;
 
     /// <summary>
-    /// The hot path, the same mapping as the parsed one below straight from the reader's cells:
+    /// The hot path: the same mapping as the parsed one below, straight from the reader's cells;
     /// dlllist is among the largest outputs (one row per module of every process).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
