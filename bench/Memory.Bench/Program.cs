@@ -172,45 +172,16 @@ try
         await process.WaitForExitAsync();
     }
     var fileMb = new FileInfo(recorded).Length / (1024.0 * 1024.0);
-    using var me = Process.GetCurrentProcess();
     // Three rounds each, so the numbers are for optimised (tier-1) code, as in a long-running host.
     for (var pass = 0; pass < 6; pass++)
     {
         var map = pass >= 3;
-        var cpuBefore = me.TotalProcessorTime;
-        var readerOnly = Stopwatch.StartNew();
-        var reader = new JsonRowReader(16 << 20, long.MaxValue);
-        await using (var sink = new Utf8JsonWriter(Stream.Null))
-        {
-            var mapper = VolatilityPlugins.All.Single(p => p.Name == "pslist").CreateMapper();
-            var rowSink = new RowSink(sink, _ => true);
-            sink.WriteStartArray();
-            await using var input = new FileStream(
-                recorded,
-                FileMode.Open,
-                FileAccess.Read,
-                FileShare.Read,
-                1 << 16
-            );
-            await reader.ReadRowsAsync(
-                input,
-                row =>
-                {
-                    if (map)
-                    {
-                        mapper.Map(row, rowSink);
-                        rowSink.FlushIfFull();
-                    }
-                },
-                CancellationToken.None
-            );
-            sink.WriteEndArray();
-        }
-        readerOnly.Stop();
-        me.Refresh();
-        var cpu = (me.TotalProcessorTime - cpuBefore).TotalSeconds;
+        var (wall, cpu, rows) = await MapFileAsync(
+            recorded,
+            map ? VolatilityPlugins.All.Single(p => p.Name == "pslist").CreateMapper() : null
+        );
         Console.WriteLine(
-            $"{(map ? "Reader + pslist mapper" : "Reader alone (index rows)")} over a {fileMb:0.0} MB file: wall {readerOnly.Elapsed.TotalSeconds:0.000} s = {fileMb / readerOnly.Elapsed.TotalSeconds:0} MB/s; CPU {cpu:0.000} s = {fileMb / cpu:0} MB/s per core ({reader.Rows} rows)"
+            $"{(map ? "Reader + pslist mapper" : "Reader alone (index rows)")} over a {fileMb:0.0} MB file: wall {wall:0.000} s = {fileMb / wall:0} MB/s; CPU {cpu:0.000} s = {fileMb / cpu:0} MB/s per core ({rows} rows)"
         );
     }
 
@@ -224,7 +195,6 @@ finally
 static async Task BenchMappersAsync(string root, string work, double megabytes)
 {
     var recordedReplies = Path.Combine(root, "tests", "plugins", "Memory.Tests", "Recorded");
-    using var me = Process.GetCurrentProcess();
     foreach (var plugin in VolatilityPlugins.All)
     {
         var reply = Path.Combine(recordedReplies, plugin.Name + ".json");
@@ -241,42 +211,56 @@ static async Task BenchMappersAsync(string root, string work, double megabytes)
         var mb = new FileInfo(input).Length / (1024.0 * 1024.0);
         for (var pass = 1; pass <= 2; pass++)
         {
-            var cpuBefore = me.TotalProcessorTime;
-            var wall = Stopwatch.StartNew();
-            var reader = new JsonRowReader(16 << 20, long.MaxValue);
-            var mapper = plugin.CreateMapper();
-            await using (var sink = new Utf8JsonWriter(Stream.Null))
-            {
-                var rowSink = new RowSink(sink, _ => true);
-                sink.WriteStartArray();
-                await using var file = new FileStream(
-                    input,
-                    FileMode.Open,
-                    FileAccess.Read,
-                    FileShare.Read,
-                    1 << 16
-                );
-                await reader.ReadRowsAsync(
-                    file,
-                    row =>
-                    {
-                        mapper.Map(row, rowSink);
-                        rowSink.FlushIfFull();
-                    },
-                    CancellationToken.None
-                );
-                mapper.Complete(rowSink);
-                sink.WriteEndArray();
-            }
-            wall.Stop();
-            me.Refresh();
-            var cpu = (me.TotalProcessorTime - cpuBefore).TotalSeconds;
+            var (wall, cpu, rows) = await MapFileAsync(input, plugin.CreateMapper());
             Console.WriteLine(
-                $"{plugin.Name, -12} pass {pass}: {mb:0.0} MB, {reader.Rows} rows: wall {wall.Elapsed.TotalSeconds:0.000} s = {mb / wall.Elapsed.TotalSeconds:0} MB/s; CPU {cpu:0.000} s = {mb / cpu:0} MB/s per core"
+                $"{plugin.Name, -12} pass {pass}: {mb:0.0} MB, {rows} rows: wall {wall:0.000} s = {mb / wall:0} MB/s; CPU {cpu:0.000} s = {mb / cpu:0} MB/s per core"
             );
         }
         File.Delete(input);
     }
+}
+
+// The reader over a file of tool output, and `mapper` (if any) over its rows into a discarded
+// section: wall and CPU seconds, and the rows read.
+static async Task<(double Wall, double Cpu, long Rows)> MapFileAsync(string path, RowMapper? mapper)
+{
+    using var me = Process.GetCurrentProcess();
+    var cpuBefore = me.TotalProcessorTime;
+    var wall = Stopwatch.StartNew();
+    var reader = new JsonRowReader(16 << 20, long.MaxValue);
+    await using (var sink = new Utf8JsonWriter(Stream.Null))
+    {
+        var rowSink = new RowSink(sink, _ => true);
+        sink.WriteStartArray();
+        await using var input = new FileStream(
+            path,
+            FileMode.Open,
+            FileAccess.Read,
+            FileShare.Read,
+            1 << 16
+        );
+        await reader.ReadRowsAsync(
+            input,
+            row =>
+            {
+                if (mapper is not null)
+                {
+                    mapper.Map(row, rowSink);
+                    rowSink.FlushIfFull();
+                }
+            },
+            CancellationToken.None
+        );
+        mapper?.Complete(rowSink);
+        sink.WriteEndArray();
+    }
+    wall.Stop();
+    me.Refresh();
+    return (
+        wall.Elapsed.TotalSeconds,
+        (me.TotalProcessorTime - cpuBefore).TotalSeconds,
+        reader.Rows
+    );
 }
 
 // A recorded reply's top-level rows, repeated (in order) until the array holds at least `target`

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using Microkernel.Plugins.Memory.Volatility;
 
 namespace Microkernel.Plugins.Memory.Tests;
 
@@ -34,8 +32,8 @@ public sealed class FieldMapperTests
             .Select(row => row.GetRawText());
         string[] rows = [.. recorded, .. EdgeRows];
 
-        var fromCells = await MapAsync(rows, parsed: false);
-        var fromParsedRows = await MapAsync(rows, parsed: true);
+        var fromCells = await Mapping.MapAsync("dlllist", rows);
+        var fromParsedRows = await Mapping.MapAsync("dlllist", rows, parsed: true);
 
         Assert.True(
             JsonElement.DeepEquals(fromCells, fromParsedRows),
@@ -45,68 +43,19 @@ public sealed class FieldMapperTests
         var groups = fromCells.EnumerateArray().ToList();
         var a = groups[^6];
         Assert.Equal(9, a.GetProperty("process_id").GetInt64());
-        Assert.Equal(
-            "a.exe",
-            a.GetProperty("loaded_modules")[0].GetProperty("dll_full_name").GetString()
-        );
-        Assert.Equal(
-            "4194304",
-            a.GetProperty("loaded_modules")[0].GetProperty("dll_base").GetString()
-        );
+        Assert.Equal("a.exe", Module(a, 0, "dll_full_name"));
+        Assert.Equal("4194304", Module(a, 0, "dll_base"));
         var b = groups[^5];
-        Assert.Equal(
-            "4194304",
-            b.GetProperty("loaded_modules")[0].GetProperty("dll_base").GetString()
-        );
-        Assert.Equal(
-            "8192",
-            b.GetProperty("loaded_modules")[0].GetProperty("dll_size").GetString()
-        );
-        Assert.Equal(
-            "C:\\a\\\u00e9.dll",
-            groups[^4].GetProperty("loaded_modules")[0].GetProperty("dll_full_name").GetString()
-        );
+        Assert.Equal("4194304", Module(b, 0, "dll_base"));
+        Assert.Equal("8192", Module(b, 0, "dll_size"));
+        Assert.Equal("C:\\a\\\u00e9.dll", Module(groups[^4], 0, "dll_full_name"));
         Assert.Equal(JsonValueKind.Null, groups[^3].GetProperty("process_id").ValueKind);
         var moved = groups[^2];
         Assert.Equal("moved.exe", moved.GetProperty("process_name").GetString());
         Assert.Equal(2, moved.GetProperty("loaded_modules").GetArrayLength());
-        Assert.Equal(
-            "12",
-            moved.GetProperty("loaded_modules")[1].GetProperty("dll_full_name").GetString()
-        );
+        Assert.Equal("12", Module(moved, 1, "dll_full_name"));
     }
 
-    /// <summary>
-    /// dlllist's mapping of <paramref name="rows"/> through one mapper: from the reader's cells,
-    /// or with each row parsed into a document first (the mapping every mapper has).
-    /// </summary>
-    private static async Task<JsonElement> MapAsync(IEnumerable<string> rows, bool parsed)
-    {
-        var output = new MemoryStream();
-        await using (var writer = new Utf8JsonWriter(output))
-        {
-            var mapper = VolatilityPlugins.All.Single(p => p.Name == "dlllist").CreateMapper();
-            var sink = new RowSink(writer, _ => true);
-            writer.WriteStartArray();
-            await new JsonRowReader(1 << 20, long.MaxValue).ReadRowsAsync(
-                new MemoryStream(Encoding.UTF8.GetBytes($"[{string.Join(",", rows)}]")),
-                row =>
-                {
-                    if (parsed)
-                    {
-                        using var document = row.Parse();
-                        mapper.Map(document.RootElement, sink);
-                    }
-                    else
-                    {
-                        mapper.Map(row, sink);
-                    }
-                },
-                CancellationToken.None
-            );
-            mapper.Complete(sink);
-            writer.WriteEndArray();
-        }
-        return JsonDocument.Parse(output.ToArray()).RootElement;
-    }
+    private static string? Module(JsonElement group, int index, string field) =>
+        group.GetProperty("loaded_modules")[index].GetProperty(field).GetString();
 }

@@ -21,35 +21,15 @@ public sealed class RowViewTests
         System4,
     ];
 
-    /// <summary>pslist's mapping of <paramref name="rows"/>, all through one mapper.</summary>
-    private static async Task<JsonElement> MapAsync(IEnumerable<string> rows)
-    {
-        var output = new MemoryStream();
-        await using (var writer = new Utf8JsonWriter(output))
-        {
-            var mapper = VolatilityPlugins.All.Single(p => p.Name == "pslist").CreateMapper();
-            var sink = new RowSink(writer, _ => true);
-            writer.WriteStartArray();
-            await new JsonRowReader(1 << 20, long.MaxValue).ReadRowsAsync(
-                new MemoryStream(Encoding.UTF8.GetBytes($"[{string.Join(",", rows)}]")),
-                row => mapper.Map(row, sink),
-                CancellationToken.None
-            );
-            mapper.Complete(sink);
-            writer.WriteEndArray();
-        }
-        return JsonDocument.Parse(output.ToArray()).RootElement;
-    }
-
     [Fact]
     public async Task Each_row_maps_as_it_would_alone_whatever_the_previous_rows_columns()
     {
-        var together = await MapAsync(ShuffledRows);
+        var together = await Mapping.MapAsync("pslist", ShuffledRows);
 
         Assert.Equal(ShuffledRows.Length, together.GetArrayLength());
         for (var i = 0; i < ShuffledRows.Length; i++)
         {
-            var alone = (await MapAsync([ShuffledRows[i]]))[0];
+            var alone = (await Mapping.MapAsync("pslist", [ShuffledRows[i]]))[0];
             Assert.True(
                 JsonElement.DeepEquals(alone, together[i]),
                 $"row {i}: {together[i]} mapped with the others, {alone} alone"
@@ -100,7 +80,7 @@ public sealed class RowViewTests
     {
         // Python's json module never writes comments; the reader takes the strict (fast) path.
         var error = await Assert.ThrowsAsync<ToolOutputException>(() =>
-            MapAsync([System4, "/* not JSON */ " + System4])
+            Mapping.MapAsync("pslist", [System4, "/* not JSON */ " + System4])
         );
         Assert.Contains("malformed JSON", error.Message, StringComparison.Ordinal);
     }
